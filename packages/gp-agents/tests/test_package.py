@@ -1,0 +1,8 @@
+"""The package imports alone and exposes its version."""
+
+import gp_agents
+
+
+def test_version_is_semver():
+    major, minor, patch = gp_agents.__version__.split(".")
+    assert (int(major), int(minor), int(patch)) >= (0, 1, 0)
