@@ -1,0 +1,107 @@
+"""Action distributions: categorical (discrete actions) and scaled Beta (continuous)."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+
+class Categorical(eqx.Module):
+    """Categorical over `n` discrete actions, from unnormalised logits f32[n]."""
+
+    logits: Float[Array, " n"]
+
+    @property
+    def log_probs(self) -> Float[Array, " n"]:
+        return jax.nn.log_softmax(self.logits)
+
+    def sample(self, key: PRNGKeyArray) -> Int[Array, ""]:
+        return jax.random.categorical(key, self.logits).astype(jnp.int32)
+
+    def mode(self) -> Int[Array, ""]:
+        return jnp.argmax(self.logits).astype(jnp.int32)
+
+    def log_prob(self, action: Int[Array, ""]) -> Float[Array, ""]:
+        return jnp.take(self.log_probs, action)
+
+    def entropy(self) -> Float[Array, ""]:
+        log_p = self.log_probs
+        return -jnp.sum(jnp.exp(log_p) * log_p)
+
+    def kl(self, other: Categorical) -> Float[Array, ""]:
+        """KL(self || other)."""
+        log_p = self.log_probs
+        return jnp.sum(jnp.exp(log_p) * (log_p - other.log_probs))
+
+
+def _beta_log_norm(alpha: Array, beta: Array) -> Array:
+    return (
+        jax.scipy.special.gammaln(alpha)
+        + jax.scipy.special.gammaln(beta)
+        - jax.scipy.special.gammaln(alpha + beta)
+    )
+
+
+class ScaledBeta(eqx.Module):
+    """Independent Beta(alpha, beta) per action dimension, mapped affinely onto [low, high].
+
+    Densities are those of the unit-interval variable: the affine Jacobian is a constant that
+    cancels in PPO ratios and KLs.
+    """
+
+    alpha: Float[Array, " d"]
+    beta: Float[Array, " d"]
+    low: Float[Array, " d"]
+    high: Float[Array, " d"]
+
+    def _to_unit(self, action: Float[Array, " d"]) -> Float[Array, " d"]:
+        unit = (action - self.low) / (self.high - self.low)
+        # Samples can round onto the boundary in float32, where the density is 0 or infinite.
+        return jnp.clip(unit, 1e-6, 1.0 - 1e-6)
+
+    def sample(self, key: PRNGKeyArray) -> Float[Array, " d"]:
+        unit = jax.random.beta(key, self.alpha, self.beta, dtype=jnp.float32)
+        return self.low + unit * (self.high - self.low)
+
+    def mode(self) -> Float[Array, " d"]:
+        # The mean, not the arg-max: defined for every alpha, beta > 0 and stable to evaluate.
+        unit = self.alpha / (self.alpha + self.beta)
+        return self.low + unit * (self.high - self.low)
+
+    def log_prob(self, action: Float[Array, " d"]) -> Float[Array, ""]:
+        u = self._to_unit(action)
+        per_dim = (
+            (self.alpha - 1.0) * jnp.log(u)
+            + (self.beta - 1.0) * jnp.log1p(-u)
+            - _beta_log_norm(self.alpha, self.beta)
+        )
+        return jnp.sum(per_dim)
+
+    def entropy(self) -> Float[Array, ""]:
+        a, b = self.alpha, self.beta
+        digamma = jax.scipy.special.digamma
+        per_dim = (
+            _beta_log_norm(a, b)
+            - (a - 1.0) * digamma(a)
+            - (b - 1.0) * digamma(b)
+            + (a + b - 2.0) * digamma(a + b)
+        )
+        return jnp.sum(per_dim)
+
+    def kl(self, other: ScaledBeta) -> Float[Array, ""]:
+        """KL(self || other), both on the same interval."""
+        a1, b1, a2, b2 = self.alpha, self.beta, other.alpha, other.beta
+        digamma = jax.scipy.special.digamma
+        per_dim = (
+            _beta_log_norm(a2, b2)
+            - _beta_log_norm(a1, b1)
+            + (a1 - a2) * digamma(a1)
+            + (b1 - b2) * digamma(b1)
+            + (a2 - a1 + b2 - b1) * digamma(a1 + b1)
+        )
+        return jnp.sum(per_dim)
+
+
+ActionDistribution = Categorical | ScaledBeta

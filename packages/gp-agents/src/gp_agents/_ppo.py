@@ -1,0 +1,85 @@
+"""PPO arithmetic: generalised advantage estimation with per-agent episode ends, and the loss."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float
+
+
+def gae(
+    rewards: Float[Array, " time *slots"],
+    values: Float[Array, " time *slots"],
+    dones: Bool[Array, " time *slots"],
+    last_value: Float[Array, " *slots"],
+    gamma: float,
+    lam: float,
+) -> tuple[Float[Array, " time *slots"], Float[Array, " time *slots"]]:
+    """Advantages and value targets over a rollout (time first).
+
+    `dones[t]`: the episode in this slot ended at step t, so step t+1 starts a new episode and
+    neither the value nor the advantage of t+1 flows back into t. Returns (advantages, targets).
+    """
+    next_values = jnp.concatenate([values[1:], last_value[None]], axis=0)
+    continues = 1.0 - dones.astype(jnp.float32)
+    deltas = rewards + gamma * next_values * continues - values
+
+    def backward(carry: Array, step: tuple[Array, Array]) -> tuple[Array, Array]:
+        delta, cont = step
+        advantage = delta + gamma * lam * cont * carry
+        return advantage, advantage
+
+    _, advantages = jax.lax.scan(
+        backward, jnp.zeros_like(last_value), (deltas, continues), reverse=True
+    )
+    return advantages, advantages + values
+
+
+def masked_mean(x: Array, mask: Array) -> Array:
+    """Mean of `x` over entries where `mask` is true (0 when none is)."""
+    weights = mask.astype(x.dtype)
+    return jnp.sum(x * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+
+
+class PPOLossTerms(eqx.Module):
+    """The scalars of one minibatch loss; `total` is what is differentiated."""
+
+    total: Float[Array, ""]
+    policy: Float[Array, ""]
+    value: Float[Array, ""]
+    entropy: Float[Array, ""]
+    approx_kl: Float[Array, ""]
+    clip_fraction: Float[Array, ""]
+
+
+def ppo_loss(
+    log_prob: Float[Array, " n"],
+    old_log_prob: Float[Array, " n"],
+    advantages: Float[Array, " n"],
+    value: Float[Array, " n"],
+    targets: Float[Array, " n"],
+    entropy: Float[Array, " n"],
+    mask: Bool[Array, " n"],
+    *,
+    clip_eps: float,
+    vf_coef: float,
+    ent_coef: float,
+) -> PPOLossTerms:
+    """Clipped surrogate + vf_coef * 0.5 (V - target)^2 - ent_coef * entropy, masked means.
+
+    `advantages` are used as given (normalise before if wanted); masked-out transitions (invalid
+    slots, filtered advantages) contribute nothing.
+    """
+    log_ratio = log_prob - old_log_prob
+    ratio = jnp.exp(log_ratio)
+    unclipped = ratio * advantages
+    clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages
+    policy = -masked_mean(jnp.minimum(unclipped, clipped), mask)
+    value_loss = 0.5 * masked_mean(jnp.square(value - targets), mask)
+    ent = masked_mean(entropy, mask)
+    # The low-variance estimator of KL(old || new) (Schulman's k3).
+    approx_kl = masked_mean(ratio - 1.0 - log_ratio, mask)
+    clip_fraction = masked_mean((jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32), mask)
+    total = policy + vf_coef * value_loss - ent_coef * ent
+    return PPOLossTerms(total, policy, value_loss, ent, approx_kl, clip_fraction)

@@ -1,0 +1,174 @@
+"""The privileged teacher: permutation-invariant set encoders, an actor trunk to a latent, heads.
+
+Every method takes ONE agent's observation (no agent or world axis); callers `vmap`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, PRNGKeyArray
+
+from gp_agents._distributions import ActionDistribution, Categorical, ScaledBeta
+from gp_agents.config import TeacherConfig
+
+SET_NAMES = ("route", "agents", "lane_points", "road_edges", "stop_lines")
+"""Observation fields encoded as sets; each has a boolean `<name>_valid` mask beside it."""
+
+
+def masked_max_pool(features: Float[Array, "n f"], valid: Bool[Array, " n"]) -> Float[Array, " f"]:
+    """Max over the valid rows; zeros when no row is valid (an empty set has no evidence)."""
+    lowest = jnp.finfo(features.dtype).min
+    pooled = jnp.max(jnp.where(valid[:, None], features, lowest), axis=0)
+    return jnp.where(jnp.any(valid), pooled, jnp.zeros_like(pooled))
+
+
+class SetEncoder(eqx.Module):
+    """Shared MLP applied to every element, then a masked max-pool: invariant to element order."""
+
+    element_mlp: eqx.nn.MLP
+
+    def __init__(self, in_features: int, width: int, out_features: int, *, key: PRNGKeyArray):
+        self.element_mlp = eqx.nn.MLP(
+            in_features, out_features, width, depth=2, activation=jax.nn.relu, key=key
+        )
+
+    def __call__(
+        self, elements: Float[Array, "n f_in"], valid: Bool[Array, " n"]
+    ) -> Float[Array, " f_out"]:
+        return masked_max_pool(jax.vmap(self.element_mlp)(elements), valid)
+
+
+class _Trunk(eqx.Module):
+    """LayerNorm on the fused features, then an MLP with a ReLU on its output."""
+
+    norm: eqx.nn.LayerNorm
+    mlp: eqx.nn.MLP
+
+    def __init__(self, in_features: int, width: int, depth: int, out: int, *, key: PRNGKeyArray):
+        self.norm = eqx.nn.LayerNorm(in_features)
+        self.mlp = eqx.nn.MLP(
+            in_features,
+            out,
+            width,
+            depth=depth + 1,
+            activation=jax.nn.relu,
+            final_activation=jax.nn.relu,
+            key=key,
+        )
+
+    def __call__(self, fused: Float[Array, " f"]) -> Float[Array, " out"]:
+        return self.mlp(self.norm(fused))
+
+
+class TeacherPolicy(eqx.Module):
+    """Gigaflow-style privileged policy.
+
+    Set encoders (route, agents, lane points, road edges, stop lines with light state) and an ego
+    embedding (speed, size, ..., reward weights) are concatenated; an actor trunk maps them to
+    `latent` f32[latent_size]; the actor head gives a categorical (discrete action spaces) or a
+    scaled Beta (continuous); the critic has its own trunk on the same encodings.
+    """
+
+    encoders: dict[str, SetEncoder]
+    ego_encoder: eqx.nn.MLP
+    actor_trunk: _Trunk
+    actor_head: eqx.nn.Linear
+    critic_trunk: _Trunk
+    critic_head: eqx.nn.Linear
+    action_kind: str = eqx.field(static=True)
+    action_low: tuple[float, ...] = eqx.field(static=True)
+    action_high: tuple[float, ...] = eqx.field(static=True)
+    beta_offset: float = eqx.field(static=True)
+
+    def __init__(
+        self, cfg: TeacherConfig, observation: Any, action_space: Any, *, key: PRNGKeyArray
+    ):
+        """`observation`: one agent's observation (arrays or ShapeDtypeStructs, no agent axis);
+        `action_space`: gp-world's ActionSpace (kind, num_actions or low/high)."""
+        keys = jax.random.split(key, len(SET_NAMES) + 5)
+        ego_features = int(observation.ego.shape[-1])
+        self.encoders = {
+            name: SetEncoder(
+                int(getattr(observation, name).shape[-1]),
+                cfg.element_width,
+                cfg.set_features,
+                key=k,
+            )
+            for name, k in zip(SET_NAMES, keys, strict=False)
+        }
+        self.ego_encoder = eqx.nn.MLP(
+            ego_features,
+            cfg.ego_width,
+            cfg.ego_width,
+            depth=1,
+            activation=jax.nn.relu,
+            final_activation=jax.nn.relu,
+            key=keys[-5],
+        )
+        fused = cfg.ego_width + len(SET_NAMES) * cfg.set_features
+        self.actor_trunk = _Trunk(
+            fused, cfg.trunk_width, cfg.trunk_depth, cfg.latent_size, key=keys[-4]
+        )
+        self.critic_trunk = _Trunk(
+            fused, cfg.trunk_width, cfg.trunk_depth, cfg.trunk_width, key=keys[-3]
+        )
+        self.action_kind = str(action_space.kind)
+        if self.action_kind == "discrete":
+            outputs = int(action_space.num_actions)
+            self.action_low, self.action_high = (), ()
+        elif self.action_kind == "continuous":
+            low = np.asarray(action_space.low, np.float32).reshape(-1)
+            high = np.asarray(action_space.high, np.float32).reshape(-1)
+            if low.shape != high.shape or not np.all(high > low):
+                raise ValueError(f"continuous action space needs low < high, got {low}, {high}")
+            self.action_low = tuple(float(v) for v in low)
+            self.action_high = tuple(float(v) for v in high)
+            outputs = 2 * low.size
+        else:
+            raise ValueError(f"unknown action space kind {self.action_kind!r}")
+        self.beta_offset = float(cfg.beta_offset)
+        head = eqx.nn.Linear(cfg.latent_size, outputs, key=keys[-2])
+        # Small initial logits: the untrained policy is near uniform (PPO's usual 0.01 gain).
+        self.actor_head = eqx.tree_at(lambda h: h.weight, head, head.weight * 0.01)
+        self.critic_head = eqx.nn.Linear(cfg.trunk_width, 1, key=keys[-1])
+
+    def _fused(self, observation: Any) -> Float[Array, " f"]:
+        sets = [
+            self.encoders[name](getattr(observation, name), getattr(observation, f"{name}_valid"))
+            for name in SET_NAMES
+        ]
+        return jnp.concatenate([self.ego_encoder(observation.ego), *sets])
+
+    def _distribution(self, latent: Float[Array, " latent"]) -> ActionDistribution:
+        out = self.actor_head(latent)
+        if self.action_kind == "discrete":
+            return Categorical(out)
+        alpha, beta = jnp.split(jax.nn.softplus(out) + self.beta_offset, 2)
+        return ScaledBeta(
+            alpha,
+            beta,
+            jnp.asarray(self.action_low, jnp.float32),
+            jnp.asarray(self.action_high, jnp.float32),
+        )
+
+    def latent(self, observation: Any) -> Float[Array, " latent"]:
+        """The actor's latent features f32[latent_size] (target of feature distillation)."""
+        return self.actor_trunk(self._fused(observation))
+
+    def action_distribution(self, observation: Any) -> ActionDistribution:
+        return self._distribution(self.latent(observation))
+
+    def value(self, observation: Any) -> Float[Array, ""]:
+        """State value in (scaled) reward units."""
+        return self.critic_head(self.critic_trunk(self._fused(observation)))[0]
+
+    def __call__(self, observation: Any) -> tuple[ActionDistribution, Float[Array, ""]]:
+        """Distribution and value with the set encodings computed once."""
+        fused = self._fused(observation)
+        dist = self._distribution(self.actor_trunk(fused))
+        return dist, self.critic_head(self.critic_trunk(fused))[0]

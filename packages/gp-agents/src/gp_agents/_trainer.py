@@ -1,0 +1,302 @@
+"""PPO self-play trainer: `make_train(cfg, world) -> train(key)`, data-parallel over devices.
+
+The update (rollout + GAE + epochs of minibatch steps) is one jitted function. Worlds are sharded
+over a 1-D device mesh along the world axis, the policy and optimiser state are replicated; the
+loss is a global masked mean, so XLA averages the gradients across devices. Minibatches take the
+same slice of every world's shuffled transitions, which makes the result independent of the
+number of devices (up to the order of float sums).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from gp_agents._ppo import gae, masked_mean, ppo_loss
+from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, rollout
+from gp_agents._teacher import TeacherPolicy
+from gp_agents.config import PPOConfig
+
+WORLD_AXIS = "worlds"
+
+
+class TrainState(eqx.Module):
+    """Everything a run needs to continue exactly: policy, optimiser, worlds, PRNG, counters."""
+
+    policy: TeacherPolicy
+    opt_state: Any
+    world_state: Any
+    tally: EpisodeTally
+    key: PRNGKeyArray
+    update: Int[Array, ""]
+    advantage_max: Float[Array, ""]
+    """Running max |advantage| for Gigaflow's advantage filter."""
+
+
+def learning_rate_schedule(ppo: PPOConfig) -> optax.Schedule:
+    """Learning rate as a function of the optimiser step (epochs * minibatches per update)."""
+    steps_per_update = ppo.epochs * ppo.num_minibatches
+    total = ppo.num_updates * steps_per_update
+    warmup = ppo.warmup_updates * steps_per_update
+    if ppo.lr_schedule == "constant":
+        decay = optax.constant_schedule(ppo.learning_rate)
+    elif ppo.lr_schedule == "linear":
+        decay = optax.linear_schedule(ppo.learning_rate, 0.0, max(total - warmup, 1))
+    elif ppo.lr_schedule == "cosine":
+        decay = optax.cosine_decay_schedule(ppo.learning_rate, max(total - warmup, 1))
+    else:
+        raise ValueError(f"unknown lr_schedule {ppo.lr_schedule!r}")
+    schedule = decay
+    if warmup > 0:
+        schedule = optax.join_schedules(
+            [optax.linear_schedule(0.0, ppo.learning_rate, warmup), decay], [warmup]
+        )
+    return schedule
+
+
+def make_optimizer(ppo: PPOConfig) -> optax.GradientTransformation:
+    """Adam with global-norm clipping and the configured schedule."""
+    return optax.chain(
+        optax.clip_by_global_norm(ppo.max_grad_norm),
+        optax.adam(learning_rate=learning_rate_schedule(ppo), eps=1e-5),
+    )
+
+
+def world_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A 1-D mesh over `devices` (default: all devices) whose axis shards the worlds."""
+    devices = list(jax.devices() if devices is None else devices)
+    return Mesh(np.asarray(devices, dtype=object), (WORLD_AXIS,))
+
+
+class Trainer(eqx.Module):
+    """The compiled pieces of a run; build with `make_trainer`."""
+
+    init: Callable[[PRNGKeyArray], TrainState] = eqx.field(static=True)
+    """key -> initial TrainState (worlds reset, policy initialised), placed on the mesh."""
+    update: Callable[[TrainState], tuple[TrainState, dict[str, Array]]] = eqx.field(static=True)
+    """One PPO update (rollout + learning); metrics are scalars."""
+    updates: Callable[[TrainState, int], tuple[TrainState, dict[str, Array]]] = eqx.field(
+        static=True
+    )
+    """`updates(state, n)`: n updates in one scanned call; metrics stacked [n]."""
+    agent_steps_per_update: int = eqx.field(static=True)
+    mesh: Mesh = eqx.field(static=True)
+
+
+def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = None) -> Trainer:
+    """Build the jitted init / update functions for `cfg.ppo`, `cfg.teacher` on `world`.
+
+    `world`: a gp-world `World` (reset/step/observe, action_space); `devices`: the devices the
+    worlds are sharded over (default all local devices of this process group).
+    """
+    ppo: PPOConfig = cfg.ppo
+    mesh = world_mesh(devices)
+    num_agents = int(world.config.num_agents)
+    ppo.check_divides(num_agents, mesh.size)
+    optimizer = make_optimizer(ppo)
+    schedule = learning_rate_schedule(ppo)
+    num_worlds, horizon = ppo.num_worlds, ppo.rollout_steps
+    transitions_per_world = horizon * num_agents
+    minibatch_per_world = transitions_per_world // ppo.num_minibatches
+
+    def constrain(tree: Any, time_axis: int | None) -> Any:
+        def pin(x: Any) -> Any:
+            if not isinstance(x, jax.Array) or x.ndim == 0:
+                return x
+            spec = (None, WORLD_AXIS) if time_axis == 1 else (WORLD_AXIS,)
+            return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*spec)))
+
+        return jax.tree.map(pin, tree)
+
+    def replicate(tree: Any) -> Any:
+        return jax.tree.map(
+            lambda x: (
+                jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec()))
+                if isinstance(x, jax.Array)
+                else x
+            ),
+            tree,
+        )
+
+    def init(key: PRNGKeyArray) -> TrainState:
+        k_policy, k_worlds, k_train = jax.random.split(key, 3)
+        world_state = jax.vmap(world.reset)(jax.random.split(k_worlds, num_worlds))
+        world_state = constrain(world_state, None)
+        one_world = jax.eval_shape(world.observe, jax.eval_shape(world.reset, k_worlds))
+        one_agent = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), one_world)
+        policy = TeacherPolicy(cfg.teacher, one_agent, world.action_space, key=k_policy)
+        opt_state = optimizer.init(eqx.filter(policy, eqx.is_array))
+        return TrainState(
+            policy=replicate(policy),
+            opt_state=replicate(opt_state),
+            world_state=world_state,
+            tally=constrain(EpisodeTally.zeros(num_worlds, num_agents), None),
+            key=k_train,
+            update=jnp.zeros((), jnp.int32),
+            advantage_max=jnp.zeros((), jnp.float32),
+        )
+
+    def minibatch_loss(params, static, batch, advantages, targets, mask):
+        policy = eqx.combine(params, static)
+        dist, value = jax.vmap(jax.vmap(policy))(batch.observation)
+        log_prob = jax.vmap(jax.vmap(lambda d, a: d.log_prob(a)))(dist, batch.action)
+        entropy = jax.vmap(jax.vmap(lambda d: d.entropy()))(dist)
+        terms = ppo_loss(
+            log_prob,
+            batch.log_prob,
+            advantages,
+            value,
+            targets,
+            entropy,
+            mask,
+            clip_eps=ppo.clip_eps,
+            vf_coef=ppo.vf_coef,
+            ent_coef=ppo.ent_coef,
+        )
+        return terms.total, terms
+
+    grad_fn = jax.grad(minibatch_loss, has_aux=True)
+
+    def learn(state: TrainState, transitions: Transitions, last_value: Array, key: PRNGKeyArray):
+        rewards = transitions.reward * ppo.reward_scale
+        advantages, targets = gae(
+            rewards,
+            transitions.value,
+            transitions.done,
+            last_value,
+            ppo.gamma,
+            ppo.gae_lambda,
+        )
+        mask = transitions.valid
+        abs_adv = jnp.where(mask, jnp.abs(advantages), 0.0)
+        advantage_max = jnp.maximum(
+            ppo.advantage_filter_decay * state.advantage_max, jnp.max(abs_adv)
+        )
+        if ppo.advantage_filter > 0.0:
+            mask = mask & (jnp.abs(advantages) >= ppo.advantage_filter * advantage_max)
+        kept_fraction = jnp.sum(mask.astype(jnp.float32)) / jnp.maximum(
+            jnp.sum(transitions.valid.astype(jnp.float32)), 1.0
+        )
+        if ppo.normalize_advantages:
+            mean = masked_mean(advantages, mask)
+            std = jnp.sqrt(masked_mean(jnp.square(advantages - mean), mask))
+            advantages = (advantages - mean) / (std + 1e-8)
+
+        # [T, W, A, ...] -> [W, T*A, ...]: each world's transitions in one row.
+        def world_rows(x: Array) -> Array:
+            x = jnp.swapaxes(x, 0, 1)
+            return x.reshape(num_worlds, transitions_per_world, *x.shape[3:])
+
+        flat = jax.tree.map(world_rows, (transitions, advantages, targets, mask))
+        flat = constrain(flat, None)
+        params, static = eqx.partition(state.policy, eqx.is_array)
+
+        def epoch(carry, epoch_key):
+            params, opt_state = carry
+            perms = jax.vmap(lambda k: jax.random.permutation(k, transitions_per_world))(
+                jax.random.split(epoch_key, num_worlds)
+            )
+
+            def shuffle(x: Array) -> Array:
+                shuffled = jax.vmap(lambda row, p: row[p])(x, perms)
+                split = shuffled.reshape(
+                    num_worlds, ppo.num_minibatches, minibatch_per_world, *x.shape[2:]
+                )
+                return jnp.swapaxes(split, 0, 1)  # [M, W, N/M, ...]
+
+            minibatches = jax.tree.map(shuffle, flat)
+
+            def step(carry, minibatch):
+                params, opt_state = carry
+                minibatch = constrain(minibatch, None)
+                batch, adv, tgt, msk = minibatch
+                grads, terms = grad_fn(params, static, batch, adv, tgt, msk)
+                # optax raises float constants to int32 step counts (bias correction).
+                with jax.numpy_dtype_promotion("standard"):
+                    updates, opt_state = optimizer.update(grads, opt_state, params)
+                params = eqx.apply_updates(params, updates)
+                return (params, opt_state), (terms, optax.global_norm(grads))
+
+            (params, opt_state), out = jax.lax.scan(step, (params, opt_state), minibatches)
+            return (params, opt_state), out
+
+        (params, opt_state), (terms, grad_norms) = jax.lax.scan(
+            epoch, (params, state.opt_state), jax.random.split(key, ppo.epochs)
+        )
+        metrics = {
+            "loss": jnp.mean(terms.total),
+            "policy_loss": jnp.mean(terms.policy),
+            "value_loss": jnp.mean(terms.value),
+            "entropy": jnp.mean(terms.entropy),
+            "approx_kl": jnp.mean(terms.approx_kl),
+            "clip_fraction": jnp.mean(terms.clip_fraction),
+            "grad_norm": jnp.mean(grad_norms),
+            "advantage_kept_fraction": kept_fraction,
+            "advantage_max": advantage_max,
+            "learning_rate": schedule(state.update * (ppo.epochs * ppo.num_minibatches)),
+            "value_mean": masked_mean(transitions.value, transitions.valid),
+        }
+        policy = eqx.combine(params, static)
+        return policy, opt_state, advantage_max, metrics
+
+    def update(state: TrainState) -> tuple[TrainState, dict[str, Array]]:
+        key, k_rollout, k_learn = jax.random.split(state.key, 3)
+        world_state, tally, transitions, sums = rollout(
+            state.policy, world, state.world_state, state.tally, k_rollout, horizon, constrain
+        )
+        observation = constrain(jax.vmap(world.observe)(world_state), None)
+        last_value = jax.vmap(jax.vmap(state.policy.value))(observation)
+        policy, opt_state, advantage_max, metrics = learn(state, transitions, last_value, k_learn)
+        metrics.update(episode_metrics(sums))
+        metrics["update"] = state.update + 1
+        new_state = TrainState(
+            policy=replicate(policy),
+            opt_state=replicate(opt_state),
+            world_state=world_state,
+            tally=constrain(tally, None),
+            key=key,
+            update=state.update + 1,
+            advantage_max=advantage_max,
+        )
+        return new_state, metrics
+
+    def updates(state: TrainState, n: int) -> tuple[TrainState, dict[str, Array]]:
+        arrays, static = eqx.partition(state, eqx.is_array)
+
+        def body(arrays, _):
+            new_state, metrics = update(eqx.combine(arrays, static))
+            return eqx.filter(new_state, eqx.is_array), metrics
+
+        arrays, metrics = jax.lax.scan(body, arrays, None, length=n)
+        return eqx.combine(arrays, static), metrics
+
+    return Trainer(
+        init=eqx.filter_jit(init),
+        update=eqx.filter_jit(update),
+        updates=eqx.filter_jit(updates),
+        agent_steps_per_update=num_worlds * horizon * num_agents,
+        mesh=mesh,
+    )
+
+
+def make_train(
+    cfg: Any, world: Any, devices: Sequence[jax.Device] | None = None
+) -> Callable[[PRNGKeyArray], tuple[TrainState, dict[str, Array]]]:
+    """PureJaxRL-style: `train(key) -> (final TrainState, metrics stacked over updates)`.
+
+    The whole run (`cfg.ppo.num_updates` updates) is one jitted, scanned call.
+    """
+    trainer = make_trainer(cfg, world, devices)
+
+    def train(key: PRNGKeyArray) -> tuple[TrainState, dict[str, Array]]:
+        return trainer.updates(trainer.init(key), cfg.ppo.num_updates)
+
+    return train

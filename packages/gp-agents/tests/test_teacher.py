@@ -1,0 +1,154 @@
+"""Teacher policy: permutation invariance of the set encoders, heads for both action kinds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+
+from gp_agents import (
+    Categorical,
+    ScaledBeta,
+    SetEncoder,
+    TeacherConfig,
+    TeacherPolicy,
+    masked_max_pool,
+)
+
+# float32 sums/maxima of a few hundred terms: agreement well below 1e-5 relative.
+TOL = 1e-5
+
+
+def test_masked_max_pool_ignores_invalid_rows_and_order(key):
+    features = jax.random.normal(key, (7, 5))
+    valid = jnp.array([True, False, True, True, False, True, False])
+    pooled = masked_max_pool(features, valid)
+    expected = np.asarray(features)[np.asarray(valid)].max(axis=0)
+    np.testing.assert_allclose(pooled, expected, rtol=0, atol=0)
+    perm = jax.random.permutation(jax.random.key(1), 7)
+    np.testing.assert_array_equal(masked_max_pool(features[perm], valid[perm]), pooled)
+    # Invalid rows can hold anything, even huge values, without changing the result.
+    poisoned = jnp.where(valid[:, None], features, 1e30)
+    np.testing.assert_array_equal(masked_max_pool(poisoned, valid), pooled)
+
+
+def test_masked_max_pool_of_empty_set_is_zero(key):
+    pooled = masked_max_pool(jax.random.normal(key, (4, 3)), jnp.zeros(4, bool))
+    np.testing.assert_array_equal(pooled, np.zeros(3, np.float32))
+
+
+def test_set_encoder_is_permutation_invariant(key):
+    k_enc, k_x, k_perm = jax.random.split(key, 3)
+    encoder = SetEncoder(6, 16, 8, key=k_enc)
+    elements = jax.random.normal(k_x, (10, 6))
+    valid = jnp.arange(10) < 7
+    perm = jax.random.permutation(k_perm, 10)
+    np.testing.assert_allclose(
+        encoder(elements[perm], valid[perm]), encoder(elements, valid), rtol=TOL, atol=TOL
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Space:
+    kind: str
+    num_actions: int = 12
+    low: tuple = (-4.0, -0.5)
+    high: tuple = (2.0, 0.5)
+
+
+def _observation(key, sizes=None):
+    sizes = sizes or {
+        "route": (5, 3),
+        "agents": (4, 7),
+        "lane_points": (6, 4),
+        "road_edges": (3, 4),
+        "stop_lines": (2, 5),
+    }
+    keys = jax.random.split(key, len(sizes) + 1)
+    fields = {"ego": jax.random.normal(keys[0], (9,))}
+    for (name, shape), k in zip(sizes.items(), keys[1:], strict=True):
+        fields[name] = jax.random.normal(k, shape)
+        fields[f"{name}_valid"] = jnp.arange(shape[0]) < shape[0] - 1
+    return type("Obs", (), fields)()
+
+
+def _as_module(obs):
+    class Obs(eqx.Module):
+        ego: jax.Array
+        route: jax.Array
+        route_valid: jax.Array
+        agents: jax.Array
+        agents_valid: jax.Array
+        lane_points: jax.Array
+        lane_points_valid: jax.Array
+        road_edges: jax.Array
+        road_edges_valid: jax.Array
+        stop_lines: jax.Array
+        stop_lines_valid: jax.Array
+
+    return Obs(**{k: getattr(obs, k) for k in Obs.__annotations__})
+
+
+@pytest.mark.parametrize("kind", ["discrete", "continuous"])
+def test_policy_heads_shapes_and_agent_order(key, kind):
+    k_obs, k_pol, k_perm = jax.random.split(key, 3)
+    obs = _as_module(_observation(k_obs))
+    policy = TeacherPolicy(TeacherConfig.toy(), obs, _Space(kind), key=k_pol)
+    latent = policy.latent(obs)
+    assert latent.shape == (TeacherConfig.toy().latent_size,)
+    dist, value = policy(obs)
+    assert value.shape == ()
+    np.testing.assert_allclose(value, policy.value(obs), rtol=TOL)
+    if kind == "discrete":
+        assert isinstance(dist, Categorical) and dist.logits.shape == (12,)
+    else:
+        assert isinstance(dist, ScaledBeta) and dist.alpha.shape == (2,)
+        action = dist.sample(jax.random.key(3))
+        assert np.all(action >= np.array(_Space.low)) and np.all(action <= np.array(_Space.high))
+    # Shuffling the other agents (with their masks) leaves every output unchanged.
+    perm = jax.random.permutation(k_perm, 4)
+    shuffled = eqx.tree_at(
+        lambda o: (o.agents, o.agents_valid), obs, (obs.agents[perm], obs.agents_valid[perm])
+    )
+    np.testing.assert_allclose(policy.latent(shuffled), latent, rtol=TOL, atol=TOL)
+
+
+def test_beta_matches_scipy():
+    alpha, beta = jnp.array([2.0, 0.7]), jnp.array([3.0, 1.5])
+    low, high = jnp.array([-4.0, -0.5]), jnp.array([2.0, 0.5])
+    dist = ScaledBeta(alpha, beta, low, high)
+    action = jnp.array([-1.0, 0.2])
+    unit = (np.asarray(action) - np.asarray(low)) / (np.asarray(high) - np.asarray(low))
+    ref = scipy.stats.beta(np.asarray(alpha), np.asarray(beta))
+    # gammaln/digamma in float32: 1e-5 relative.
+    np.testing.assert_allclose(dist.log_prob(action), ref.logpdf(unit).sum(), rtol=1e-5)
+    np.testing.assert_allclose(dist.entropy(), ref.entropy().sum(), rtol=1e-5)
+    other = ScaledBeta(beta, alpha, low, high)
+    grid = np.linspace(1e-4, 1 - 1e-4, 200001)
+    p = scipy.stats.beta(2.0, 3.0).pdf(grid)
+    q = scipy.stats.beta(3.0, 2.0).pdf(grid)
+    kl0 = np.trapezoid(p * np.log(p / q), grid)
+    np.testing.assert_allclose(
+        ScaledBeta(alpha[:1], beta[:1], low[:1], high[:1]).kl(
+            ScaledBeta(beta[:1], alpha[:1], low[:1], high[:1])
+        ),
+        kl0,
+        rtol=1e-4,  # numerical quadrature of the reference
+    )
+    assert float(dist.kl(other)) > 0.0
+
+
+def test_categorical_matches_numpy():
+    logits = jnp.array([0.5, -1.0, 2.0])
+    p = np.exp(np.asarray(logits)) / np.exp(np.asarray(logits)).sum()
+    dist = Categorical(logits)
+    np.testing.assert_allclose(dist.log_prob(jnp.int32(2)), np.log(p[2]), rtol=1e-6)
+    np.testing.assert_allclose(dist.entropy(), -(p * np.log(p)).sum(), rtol=1e-6)
+    q = np.array([0.2, 0.3, 0.5])
+    other = Categorical(jnp.log(jnp.asarray(q, jnp.float32)))
+    np.testing.assert_allclose(dist.kl(other), (p * np.log(p / q)).sum(), rtol=1e-5)
