@@ -24,6 +24,7 @@ from gp_render._classes import (
     SemanticClass,
     default_palette,
 )
+from gp_render._ground_painter import GroundPainter, build_ground
 from gp_render._render import Backend, Frame, render, resolve_backend
 from gp_render._scene import Boxes, GroundTexture, make_boxes, make_ground, no_boxes
 from gp_render.config import RenderConfig
@@ -41,12 +42,14 @@ __all__ = [
     "Boxes",
     "Camera",
     "Frame",
+    "GroundPainter",
     "GroundTexture",
     "RenderConfig",
     "SemanticClass",
     "View",
     "__version__",
     "bev_view",
+    "build_ground",
     "camera_view",
     "default_palette",
     "forward_rig",
