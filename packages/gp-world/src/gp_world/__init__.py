@@ -1,5 +1,70 @@
-"""Batched multi-agent driving world: procedural towns, agents, bicycle dynamics, events, rewards, privileged observations."""
+"""Batched multi-agent driving world: procedural towns, agents, bicycle dynamics, events,
+rewards, privileged observations. One world per call; batch with `jax.vmap`."""
+
+from gp_world._agents import Agents
+from gp_world._dynamics import ActionSpace, Kinematics, action_space, forward, inverse
+from gp_world._events import Events
+from gp_world._geometry import box_corners, boxes_overlap, to_ego
+from gp_world._lights import GREEN, NO_LIGHT, RED, YELLOW, Lights, light_state
+from gp_world._map_bank import (
+    MAP_FORMAT_VERSION,
+    MapBank,
+    build_map,
+    build_map_bank,
+    load_map_bank,
+    map_seeds,
+    save_map_bank,
+    stack_maps,
+)
+from gp_world._observation import PrivilegedObservation
+from gp_world._road_network import Lane, RoadNetwork, ring_road
+from gp_world._scene import MAP_CLASSES, MapGeometry, Scene, map_geometry
+from gp_world._town import generate_town
+from gp_world._world import StepOutput, World, WorldState
+from gp_world.config import AGENT_KINDS, REWARD_TERMS, TownConfig, WorldConfig
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "AGENT_KINDS",
+    "GREEN",
+    "MAP_CLASSES",
+    "MAP_FORMAT_VERSION",
+    "NO_LIGHT",
+    "RED",
+    "REWARD_TERMS",
+    "YELLOW",
+    "ActionSpace",
+    "Agents",
+    "Events",
+    "Kinematics",
+    "Lane",
+    "Lights",
+    "MapBank",
+    "MapGeometry",
+    "PrivilegedObservation",
+    "RoadNetwork",
+    "Scene",
+    "StepOutput",
+    "TownConfig",
+    "World",
+    "WorldConfig",
+    "WorldState",
+    "__version__",
+    "action_space",
+    "box_corners",
+    "boxes_overlap",
+    "build_map",
+    "build_map_bank",
+    "forward",
+    "generate_town",
+    "inverse",
+    "light_state",
+    "load_map_bank",
+    "map_geometry",
+    "map_seeds",
+    "ring_road",
+    "save_map_bank",
+    "stack_maps",
+    "to_ego",
+]

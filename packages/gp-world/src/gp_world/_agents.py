@@ -1,0 +1,189 @@
+"""Agents of one world (padded slots with `valid`) and their respawn at free spots on routes."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int
+
+from gp_world._dynamics import KIND_LENGTH, KIND_WHEELBASE_FRACTION, KIND_WIDTH, Kinematics
+from gp_world._map_bank import MapBank
+from gp_world.config import WorldConfig
+
+PARKED = 1.0e5  # metres: where empty slots wait, far from every map and from each other
+
+
+class Agents(eqx.Module):
+    """A padded set of A agent slots; fields f32/i32/bool[A] unless noted."""
+
+    x: Float[Array, " A"]
+    y: Float[Array, " A"]
+    yaw: Float[Array, " A"]
+    speed: Float[Array, " A"]
+    accel: Float[Array, " A"]
+    lat_accel: Float[Array, " A"]
+    steer: Float[Array, " A"]
+    length: Float[Array, " A"]
+    width: Float[Array, " A"]
+    wheelbase: Float[Array, " A"]
+    kind: Int[Array, " A"]  # index into config.AGENT_KINDS
+    valid: Bool[Array, " A"]  # the slot holds a live agent
+    removed: Bool[Array, " A"]  # collision_behaviour="remove": the slot stays empty
+    route: Int[Array, " A"]  # index into the map's route table
+    route_index: Int[Array, " A"]  # nearest route point
+    route_s: Float[Array, " A"]  # arc length travelled along the route, metres
+    route_length: Float[Array, " A"]  # arc length of the whole route, metres
+    goal_x: Float[Array, " A"]
+    goal_y: Float[Array, " A"]
+    age: Int[Array, " A"]  # steps since spawn
+    reward_weights: Float[Array, "A T"]  # per term of config.REWARD_TERMS
+
+    @property
+    def kinematics(self) -> Kinematics:
+        return Kinematics(
+            self.x,
+            self.y,
+            self.yaw,
+            self.speed,
+            self.accel,
+            self.lat_accel,
+            self.steer,
+            self.wheelbase,
+            self.kind,
+        )
+
+    def with_kinematics(self, k: Kinematics) -> Agents:
+        return eqx.tree_at(
+            lambda a: (a.x, a.y, a.yaw, a.speed, a.accel, a.lat_accel, a.steer),
+            self,
+            (k.x, k.y, k.yaw, k.speed, k.accel, k.lat_accel, k.steer),
+        )
+
+
+def empty_agents(cfg: WorldConfig) -> Agents:
+    a = cfg.num_agents
+    z = jnp.zeros((a,), jnp.float32)
+    zi = jnp.zeros((a,), jnp.int32)
+    f = jnp.zeros((a,), bool)
+    slot = jnp.arange(a, dtype=jnp.float32)
+    return Agents(
+        x=PARKED + 20.0 * slot,
+        y=z + PARKED,
+        yaw=z,
+        speed=z,
+        accel=z,
+        lat_accel=z,
+        steer=z,
+        length=z + 4.5,
+        width=z + 1.8,
+        wheelbase=z + 2.7,
+        kind=zi,
+        valid=f,
+        removed=f,
+        route=zi,
+        route_index=zi,
+        route_s=z,
+        route_length=z,
+        goal_x=z,
+        goal_y=z,
+        age=zi,
+        reward_weights=jnp.zeros((a, cfg.num_reward_terms), jnp.float32),
+    )
+
+
+def _candidates(key: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
+    """T x A candidate agents (leading axis T = spawn_candidates) on random routes."""
+    t, a = cfg.spawn_candidates, cfg.num_agents
+    k_route, k_pos, k_kind, k_len, k_wid, k_speed, k_w = jax.random.split(key, 7)
+    shape = (t, a)
+    route = jax.random.randint(k_route, shape, 0, maps.num_routes[m])
+    start = jax.random.randint(k_pos, shape, 0, maps.route_spawn_points[m, route])
+    point = maps.route_points[m, route, start]  # [T, A, 5]
+    kind = jax.random.categorical(
+        k_kind, jnp.log(jnp.asarray(cfg.kind_probs, jnp.float32) + 1e-30), shape=shape
+    ).astype(jnp.int32)
+    length_range = jnp.asarray(KIND_LENGTH)[kind]
+    width_range = jnp.asarray(KIND_WIDTH)[kind]
+    u_len = jax.random.uniform(k_len, shape)
+    u_wid = jax.random.uniform(k_wid, shape)
+    length = length_range[..., 0] + u_len * (length_range[..., 1] - length_range[..., 0])
+    width = width_range[..., 0] + u_wid * (width_range[..., 1] - width_range[..., 0])
+    speed = jax.random.uniform(k_speed, shape) * cfg.spawn_speed_fraction * point[..., 4]
+    ranges = jnp.asarray(cfg.reward_ranges, jnp.float32)  # [T_terms, 2]
+    u_w = jax.random.uniform(k_w, (*shape, cfg.num_reward_terms))
+    weights = ranges[None, None, :, 0] + u_w * (ranges[None, None, :, 1] - ranges[None, None, :, 0])
+    last = maps.route_num_points[m, route] - 1
+    goal = maps.route_points[m, route, last]
+    z = jnp.zeros(shape, jnp.float32)
+    zi = jnp.zeros(shape, jnp.int32)
+    return Agents(
+        x=point[..., 0],
+        y=point[..., 1],
+        yaw=point[..., 2],
+        speed=speed,
+        accel=z,
+        lat_accel=z,
+        steer=z,
+        length=length,
+        width=width,
+        wheelbase=length * jnp.asarray(KIND_WHEELBASE_FRACTION)[kind],
+        kind=kind,
+        valid=jnp.ones(shape, bool),
+        removed=jnp.zeros(shape, bool),
+        route=route,
+        route_index=start,
+        route_s=point[..., 3],
+        route_length=goal[..., 3],
+        goal_x=goal[..., 0],
+        goal_y=goal[..., 1],
+        age=zi,
+        reward_weights=weights,
+    )
+
+
+def respawn(
+    key: Array, agents: Agents, need: Bool[Array, " A"], cfg: WorldConfig, maps: MapBank, m: Array
+) -> Agents:
+    """Put a new agent into every slot with `need` where a free spot is found.
+
+    A spot is free when the new agent's bounding circle (plus `spawn_clearance`) clears every
+    staying agent and every lower-numbered slot's new spot, so spawns never overlap; a slot
+    that finds none stays empty (valid False) and tries again next step.
+    """
+    cand = _candidates(key, cfg, maps, m)
+    staying = agents.valid & ~need
+    r_cand = 0.5 * jnp.hypot(cand.length, cand.width) + cfg.spawn_clearance  # [T, A]
+    r_stay = 0.5 * jnp.hypot(agents.length, agents.width)
+    dx = cand.x[:, :, None] - agents.x[None, None, :]
+    dy = cand.y[:, :, None] - agents.y[None, None, :]
+    clear = (dx * dx + dy * dy > (r_cand[:, :, None] + r_stay[None, None, :]) ** 2) | ~staying[
+        None, None, :
+    ]
+    free = clear.all(-1)  # [T, A]
+    first = jnp.argmax(free, axis=0)  # first free candidate per slot
+    found = free.any(0) & need
+    slots = jnp.arange(cfg.num_agents)
+    chosen = jax.tree.map(lambda c: c[first, slots], cand)
+    # Conflicts among new spots: a slot yields to any lower slot that also spawns.
+    r_new = 0.5 * jnp.hypot(chosen.length, chosen.width) + cfg.spawn_clearance
+    ddx = chosen.x[:, None] - chosen.x[None, :]
+    ddy = chosen.y[:, None] - chosen.y[None, :]
+    hit = ddx * ddx + ddy * ddy <= (r_new[:, None] + r_new[None, :]) ** 2
+    lower = jnp.tril(jnp.ones((cfg.num_agents, cfg.num_agents), bool), k=-1)
+    blocked = (hit & lower & found[None, :]).any(-1)
+    accept = found & ~blocked
+    new = jax.tree.map(
+        lambda n, o: jnp.where(accept.reshape(accept.shape + (1,) * (n.ndim - 1)), n, o),
+        chosen,
+        agents,
+    )
+    # Slots that needed a spawn and found none are emptied and parked.
+    empty = need & ~accept
+    parked = empty_agents(cfg)
+    new = jax.tree.map(
+        lambda n, p: jnp.where(empty.reshape(empty.shape + (1,) * (n.ndim - 1)), p, n),
+        new,
+        parked,
+    )
+    return eqx.tree_at(lambda a: a.removed, new, agents.removed)

@@ -1,0 +1,121 @@
+"""Route tracking, events (collision, off-road, red light, wrong way, goal, timeout) and reward."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int
+
+from gp_world._agents import Agents
+from gp_world._dynamics import _wrap
+from gp_world._geometry import box_corners, boxes_overlap
+from gp_world._lights import RED, Lights, light_state
+from gp_world._map_bank import MapBank
+from gp_world.config import WorldConfig
+
+ROUTE_WINDOW = (-2, 9)  # route points searched around the last one: fixed cost per step
+
+
+class Events(eqx.Module):
+    """What happened to each agent slot this step, bool[A]."""
+
+    collision: Bool[Array, " A"]
+    offroad: Bool[Array, " A"]
+    red_light: Bool[Array, " A"]
+    wrong_way: Bool[Array, " A"]
+    goal_reached: Bool[Array, " A"]
+    timeout: Bool[Array, " A"]
+
+
+class RouteFrame(eqx.Module):
+    """An agent relative to its route: nearest point, arc length, offsets; f32/i32[A]."""
+
+    index: Int[Array, " A"]
+    s: Float[Array, " A"]
+    lateral: Float[Array, " A"]  # metres, left of the route positive
+    heading_error: Float[Array, " A"]  # yaw - route heading, wrapped
+    speed_limit: Float[Array, " A"]
+
+
+def track_route(agents: Agents, maps: MapBank, m: Array) -> RouteFrame:
+    """Project each agent on its route, searching a fixed window ahead of its last point."""
+    offsets = jnp.arange(*ROUTE_WINDOW, dtype=jnp.int32)
+    last = maps.route_num_points[m, agents.route] - 1
+    cand = jnp.clip(agents.route_index[:, None] + offsets[None, :], 0, last[:, None])
+    pts = maps.route_points[m, agents.route[:, None], cand]  # [A, W, 5]
+    d2 = (pts[..., 0] - agents.x[:, None]) ** 2 + (pts[..., 1] - agents.y[:, None]) ** 2
+    best = jnp.argmin(d2, axis=1)
+    p = jnp.take_along_axis(pts, best[:, None, None], axis=1)[:, 0]
+    index = jnp.take_along_axis(cand, best[:, None], axis=1)[:, 0]
+    dx, dy = agents.x - p[:, 0], agents.y - p[:, 1]
+    c, s = jnp.cos(p[:, 2]), jnp.sin(p[:, 2])
+    along = jnp.clip(p[:, 3] + dx * c + dy * s, 0.0, agents.route_length)
+    return RouteFrame(
+        index=index,
+        s=along,
+        lateral=-dx * s + dy * c,
+        heading_error=_wrap(agents.yaw - p[:, 2]),
+        speed_limit=p[:, 4],
+    )
+
+
+def offroad(agents: Agents, maps: MapBank, m: Array) -> Bool[Array, " A"]:
+    """True when any box corner lies on a non-drivable texel (or outside the map)."""
+    corners = box_corners(agents.x, agents.y, agents.yaw, agents.length, agents.width)
+    res = maps.raster_resolution
+    ij = jnp.floor((corners - maps.origin[m].reshape(1, 1, 2)) / res).astype(jnp.int32)  # [A, 4, 2]
+    h, w = maps.drivable.shape[1:]
+    inside = (ij[..., 0] >= 0) & (ij[..., 0] < w) & (ij[..., 1] >= 0) & (ij[..., 1] < h)
+    on_road = maps.drivable[m, jnp.clip(ij[..., 1], 0, h - 1), jnp.clip(ij[..., 0], 0, w - 1)]
+    return ~(inside & on_road).all(-1)
+
+
+def collisions(agents: Agents) -> Bool[Array, " A"]:
+    overlap = boxes_overlap(agents.x, agents.y, agents.yaw, agents.length, agents.width)
+    live = agents.valid[:, None] & agents.valid[None, :]
+    return (overlap & live).any(-1)
+
+
+def red_light_crossings(
+    agents: Agents, s_old, s_new, lights: Lights, maps: MapBank, m: Array, cfg: WorldConfig
+) -> Bool[Array, " A"]:
+    """Crossing one of the route's stop lines (s_old < stop_s <= s_new) while its light is red."""
+    stop_s = maps.route_stop_s[m, agents.route]  # [A, RL]
+    line = maps.route_stop_line[m, agents.route]
+    crossed = (s_old[:, None] < stop_s) & (stop_s <= s_new[:, None]) & (line >= 0)
+    safe_line = jnp.maximum(line, 0)
+    state = light_state(
+        lights,
+        jnp.where(line >= 0, maps.stop_line_intersection[m, safe_line], -1),
+        maps.stop_line_phase[m, safe_line],
+        cfg,
+    )
+    return (crossed & (state == RED)).any(-1)
+
+
+def reward_terms(
+    agents_before: Agents,
+    agents: Agents,
+    events: Events,
+    frame: RouteFrame,
+    progress: Float[Array, " A"],
+    cfg: WorldConfig,
+) -> Float[Array, "A T"]:
+    """Signed per-term rewards (before weighting), in the order of config.REWARD_TERMS."""
+    f = lambda b: b.astype(jnp.float32)  # noqa: E731
+    jerk = (agents.accel - agents_before.accel) / cfg.dt
+    uncomfortable = (jnp.abs(agents.accel) > cfg.comfort_accel) | (jnp.abs(jerk) > cfg.comfort_jerk)
+    speed_along = agents.speed * jnp.cos(frame.heading_error)
+    terms = [
+        f(events.goal_reached),
+        -f(events.collision),
+        -f(events.offroad),
+        -f(uncomfortable),
+        -(1.0 - jnp.cos(frame.heading_error)),
+        -jnp.abs(frame.lateral),
+        jnp.clip(speed_along, 0.0, frame.speed_limit),
+        -f(events.red_light),
+        -jnp.ones_like(progress),
+        progress,
+    ]
+    return jnp.stack(terms, axis=-1)

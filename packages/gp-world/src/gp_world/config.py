@@ -1,0 +1,180 @@
+"""Frozen configuration dataclasses for the world, its maps and its reward, with named presets.
+
+Every field can be overridden with `dataclasses.replace`; derived sizes are properties.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+ActionSpaceKind = Literal["jerk", "accel_steer_grid", "continuous"]
+CollisionBehaviour = Literal["respawn", "remove", "keep"]
+
+# Order of the reward terms in `Agents.reward_weights` and in the observation.
+REWARD_TERMS = (
+    "goal",
+    "collision",
+    "offroad",
+    "comfort",
+    "lane_alignment",
+    "lane_centring",
+    "velocity",
+    "stop_line",
+    "time",
+    "progress",
+)
+# Order of the agent kinds; `Agents.kind` indexes it.
+AGENT_KINDS = ("car", "van", "truck", "cyclist")
+
+
+@dataclasses.dataclass(frozen=True)
+class TownConfig:
+    """Procedural town generator: a jittered grid of blocks, roads between nodes.
+
+    `blocks` ranges give the number of blocks per side (a village is 3x3, a city 10x10).
+    """
+
+    kind: Literal["ring", "town"] = "town"
+    blocks_x: tuple[int, int] = (3, 3)
+    blocks_y: tuple[int, int] = (3, 3)
+    block_size: tuple[float, float] = (60.0, 100.0)  # metres between intersection centres
+    irregular_prob: float = 0.5  # chance a map has jittered nodes and removed roads
+    node_jitter: float = 10.0  # metres, irregular maps only
+    remove_road_prob: float = 0.15  # share of interior roads removed on irregular maps
+    lanes_per_direction: tuple[int, int] = (1, 3)
+    lane_width: float = 3.5
+    speed_limits: tuple[float, ...] = (8.33, 11.11, 13.89)  # 30, 40, 50 km/h
+    lane_point_spacing: float = 2.0  # metres between resampled lane points
+    crosswalk_width: float = 3.0
+    stop_line_setback: float = 4.0  # metres from the intersection mouth back to the stop line
+    ring_radius: float = 30.0  # toy ring road only
+    ring_lanes: int = 2  # toy ring road only
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldConfig:
+    """Everything that fixes the shapes and rules of a world."""
+
+    town: TownConfig = dataclasses.field(default_factory=TownConfig)
+    num_maps: int = 4  # maps per bank split
+    train_seed_start: int = 0  # train maps use seeds [start, start + num_maps)
+    heldout_seed_start: int = 1_000_000  # held-out maps use a disjoint range
+    # Per-map tables.
+    routes_per_map: int = 256
+    route_max_lanes: int = 16
+    route_max_points: int = 160
+    route_length: tuple[float, float] = (60.0, 300.0)  # metres, sampled goal distance
+    grid_cell_size: float = 16.0
+    grid_lane_capacity: int = 48
+    grid_edge_capacity: int = 24
+    raster_resolution: float = 0.5  # metres per drivable-area texel
+
+    # Agents.
+    num_agents: int = 32
+    dt: float = 0.1
+    action_space: ActionSpaceKind = "jerk"
+    max_episode_steps: int = 600
+    collision_behaviour: CollisionBehaviour = "respawn"
+    kind_probs: tuple[float, float, float, float] = (0.7, 0.15, 0.1, 0.05)
+    spawn_candidates: int = 4  # free-spot attempts per respawning agent per step
+    spawn_clearance: float = 1.0  # metres added to bounding circles when spawning
+    spawn_speed_fraction: float = 0.5  # spawn speed ~ U(0, fraction * speed limit)
+    reset_spawn_rounds: int = 4
+
+    # Lights.
+    light_green: tuple[float, float] = (8.0, 20.0)  # seconds, sampled per intersection
+    light_yellow: float = 3.0
+    light_all_red: float = 1.0
+    remove_light_prob: float = 0.0  # per intersection and world: no signal at all
+    freeze_green_prob: float = 0.0  # per world: every light stays green
+
+    # Events.
+    wrong_way_angle: float = 2.0  # radians of heading error to the route
+    goal_tolerance: float = 4.0  # metres before the route end
+
+    # Reward weight ranges (per agent U(lo, hi)); defaults from the Gigaflow paper.
+    reward_goal: tuple[float, float] = (1.0, 1.0)
+    reward_collision: tuple[float, float] = (0.0, 3.0)
+    reward_offroad: tuple[float, float] = (0.0, 3.0)
+    reward_comfort: tuple[float, float] = (0.0, 0.1)
+    reward_lane_alignment: tuple[float, float] = (2.5e-4, 2.5e-2)
+    reward_lane_centring: tuple[float, float] = (2.5e-4, 7.5e-3)
+    reward_velocity: tuple[float, float] = (2.5e-3, 2.5e-3)
+    reward_stop_line: tuple[float, float] = (0.0, 1.0)
+    reward_time: tuple[float, float] = (2.5e-5, 2.5e-5)
+    reward_progress: tuple[float, float] = (0.0, 0.0)  # per metre of route progress
+    comfort_accel: float = 4.0  # |a| above this (m/s^2) counts as a comfort violation
+    comfort_jerk: float = 6.0  # |jerk| above this (m/s^3)
+
+    # Observation sizes.
+    num_route_points: int = 10
+    route_point_stride: int = 2  # route points (2 m apart) skipped between observed waypoints
+    num_nearest_agents: int = 8
+    num_lane_points: int = 32
+    num_road_edges: int = 16
+    num_stop_lines: int = 4
+    observation_range: float = 50.0  # metres; farther agents are masked out
+
+    def __post_init__(self) -> None:
+        if self.num_agents < 1:
+            raise ValueError(f"num_agents must be >= 1, got {self.num_agents}")
+        if self.action_space not in ("jerk", "accel_steer_grid", "continuous"):
+            raise ValueError(f"unknown action_space {self.action_space!r}")
+        if self.collision_behaviour not in ("respawn", "remove", "keep"):
+            raise ValueError(f"unknown collision_behaviour {self.collision_behaviour!r}")
+        if self.dt <= 0:
+            raise ValueError(f"dt must be positive, got {self.dt}")
+        if abs(sum(self.kind_probs) - 1.0) > 1e-6:
+            raise ValueError(f"kind_probs must sum to 1, got {self.kind_probs}")
+
+    @property
+    def reward_ranges(self) -> tuple[tuple[float, float], ...]:
+        """(lo, hi) per term of `REWARD_TERMS`."""
+        return tuple(getattr(self, f"reward_{name}") for name in REWARD_TERMS)
+
+    @property
+    def num_reward_terms(self) -> int:
+        return len(REWARD_TERMS)
+
+    @classmethod
+    def toy(cls) -> WorldConfig:
+        """A two-lane ring road with four agents: small, fast, with a dense progress reward."""
+        return cls(
+            town=TownConfig(kind="ring"),
+            num_maps=1,
+            routes_per_map=64,
+            route_max_points=96,
+            route_length=(40.0, 150.0),
+            num_agents=4,
+            max_episode_steps=200,
+            kind_probs=(1.0, 0.0, 0.0, 0.0),
+            reward_goal=(1.0, 1.0),
+            reward_collision=(1.0, 1.0),
+            reward_offroad=(1.0, 1.0),
+            reward_comfort=(0.0, 0.0),
+            reward_lane_alignment=(0.0, 0.02),
+            reward_lane_centring=(0.0, 0.02),
+            reward_velocity=(0.0, 0.0),
+            reward_stop_line=(0.0, 0.0),
+            reward_time=(0.0, 0.0),
+            reward_progress=(0.05, 0.1),
+            num_lane_points=16,
+            num_road_edges=8,
+            num_nearest_agents=3,
+        )
+
+    @classmethod
+    def village(cls) -> WorldConfig:
+        """3x3-block towns, 32 agents."""
+        return cls(town=TownConfig(blocks_x=(3, 3), blocks_y=(3, 3)), num_agents=32)
+
+    @classmethod
+    def city(cls) -> WorldConfig:
+        """10x10-block towns, 64 agents."""
+        return cls(
+            town=TownConfig(blocks_x=(10, 10), blocks_y=(10, 10)),
+            num_agents=64,
+            num_maps=2,
+            routes_per_map=512,
+        )
