@@ -34,7 +34,7 @@ def _kernel(
     rows, cols = tile_pixels(pl.program_id(0), tile_cols, config)
     rays = tr.pixel_rays(read_view, rows, cols)
     near, far = read_view(tr.V_NEAR), read_view(tr.V_FAR)
-    chunk = config.boxes_per_chunk
+    chunk = config.chunk
     count = tiles_ref[0, tr.BOX_COUNT, 0].astype(jnp.int32)
 
     def trace_chunk(i, hit):

@@ -22,8 +22,9 @@ class RenderConfig:
     tile_width: int = 8
     boxes_per_view: int = 32
     boxes_per_tile: int = 16
-    boxes_per_chunk: int = 8
-    """Pallas kernel: boxes traced per inner-loop step (it loops only over a tile's boxes)."""
+    boxes_per_chunk: int | None = None
+    """Pallas kernel: boxes traced per inner-loop step (it loops only over a tile's boxes);
+    None: min(8, boxes_per_tile)."""
     bilinear: bool = False
     """Bilinear ground colours (the class output stays nearest)."""
     fog_distance: float | None = None
@@ -34,15 +35,19 @@ class RenderConfig:
     """Pallas interpret mode; None: interpret exactly when not running on a GPU."""
 
     def __post_init__(self) -> None:
-        for name in ("tile_height", "tile_width", "boxes_per_tile", "boxes_per_chunk"):
+        for name in ("tile_height", "tile_width", "boxes_per_tile", "chunk"):
             if not _power_of_two(getattr(self, name)):
                 raise ValueError(f"{name} must be a power of two, got {getattr(self, name)}")
         if self.boxes_per_view < self.boxes_per_tile:
             raise ValueError("boxes_per_view must be at least boxes_per_tile")
-        if self.boxes_per_tile < self.boxes_per_chunk:
+        if self.boxes_per_tile < self.chunk:
             raise ValueError("boxes_per_tile must be at least boxes_per_chunk")
         if self.fog_distance is not None and not self.fog_distance > 0:
             raise ValueError(f"fog_distance must be positive, got {self.fog_distance}")
+
+    @property
+    def chunk(self) -> int:
+        return min(8, self.boxes_per_tile) if self.boxes_per_chunk is None else self.boxes_per_chunk
 
     @property
     def tile_pixels(self) -> int:
