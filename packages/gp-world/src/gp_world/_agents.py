@@ -5,10 +5,12 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from gp_world._dynamics import KIND_LENGTH, KIND_WHEELBASE_FRACTION, KIND_WIDTH, Kinematics
 from gp_world._map_bank import MapBank
+from gp_world._random import uniform
 from gp_world.config import WorldConfig
 
 PARKED = 1.0e5  # metres: where empty slots wait, far from every map and from each other
@@ -95,24 +97,28 @@ def empty_agents(cfg: WorldConfig) -> Agents:
 def _candidates(key: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
     """T x A candidate agents (leading axis T = spawn_candidates) on random routes."""
     t, a = cfg.spawn_candidates, cfg.num_agents
-    k_route, k_pos, k_kind, k_len, k_wid, k_speed, k_w = jax.random.split(key, 7)
     shape = (t, a)
-    route = jax.random.randint(k_route, shape, 0, maps.num_routes[m])
-    start = jax.random.randint(k_pos, shape, 0, maps.route_spawn_points[m, route])
+    # One random draw for every field: a single PRNG call keeps the compiled step small.
+    u = uniform(key, (*shape, 6 + cfg.num_reward_terms))
+    num_routes = maps.num_routes[m]
+    route = jnp.minimum(
+        (u[..., 0] * num_routes.astype(jnp.float32)).astype(jnp.int32), num_routes - 1
+    )
+    spawn_points = maps.route_spawn_points[m, route]
+    start = jnp.minimum(
+        (u[..., 1] * spawn_points.astype(jnp.float32)).astype(jnp.int32), spawn_points - 1
+    )
     point = maps.route_points[m, route, start]  # [T, A, 5]
-    kind = jax.random.categorical(
-        k_kind, jnp.log(jnp.asarray(cfg.kind_probs, jnp.float32) + 1e-30), shape=shape
-    ).astype(jnp.int32)
+    cum = jnp.asarray(np.cumsum(cfg.kind_probs)[:-1], jnp.float32)
+    kind = (u[..., 2, None] >= cum.reshape(1, 1, -1)).sum(-1).astype(jnp.int32)
     length_range = jnp.asarray(KIND_LENGTH)[kind]
     width_range = jnp.asarray(KIND_WIDTH)[kind]
-    u_len = jax.random.uniform(k_len, shape)
-    u_wid = jax.random.uniform(k_wid, shape)
-    length = length_range[..., 0] + u_len * (length_range[..., 1] - length_range[..., 0])
-    width = width_range[..., 0] + u_wid * (width_range[..., 1] - width_range[..., 0])
-    speed = jax.random.uniform(k_speed, shape) * cfg.spawn_speed_fraction * point[..., 4]
-    ranges = jnp.asarray(cfg.reward_ranges, jnp.float32)  # [T_terms, 2]
-    u_w = jax.random.uniform(k_w, (*shape, cfg.num_reward_terms))
-    weights = ranges[None, None, :, 0] + u_w * (ranges[None, None, :, 1] - ranges[None, None, :, 0])
+    length = length_range[..., 0] + u[..., 3] * (length_range[..., 1] - length_range[..., 0])
+    width = width_range[..., 0] + u[..., 4] * (width_range[..., 1] - width_range[..., 0])
+    speed = u[..., 5] * cfg.spawn_speed_fraction * point[..., 4]
+    ranges = jnp.asarray(cfg.reward_ranges, jnp.float32)  # [terms, 2]
+    lo, hi = ranges[None, None, :, 0], ranges[None, None, :, 1]
+    weights = lo + u[..., 6:] * (hi - lo)
     last = maps.route_num_points[m, route] - 1
     goal = maps.route_points[m, route, last]
     z = jnp.zeros(shape, jnp.float32)

@@ -9,10 +9,10 @@ lights removed per intersection, or every light of a world frozen green.
 from __future__ import annotations
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
+from gp_world._random import uniform
 from gp_world.config import WorldConfig
 
 RED, YELLOW, GREEN, NO_LIGHT = 0, 1, 2, 3
@@ -29,14 +29,14 @@ class Lights(eqx.Module):
 
 
 def reset_lights(key: Array, cfg: WorldConfig, intersections_valid: Bool[Array, " I"]) -> Lights:
-    k_green, k_offset, k_remove, k_freeze = jax.random.split(key, 4)
     n = intersections_valid.shape[0]
+    u = uniform(key, (n + 1, 4))  # one PRNG call: small compiled graph
     lo, hi = cfg.light_green
-    green = jax.random.uniform(k_green, (n, 2), jnp.float32, lo, hi)
+    green = lo + u[:n, :2] * (hi - lo)
     cycle = green.sum(-1) + 2 * (cfg.light_yellow + cfg.light_all_red)
-    timer = jax.random.uniform(k_offset, (n,), jnp.float32) * cycle
-    removed = jax.random.uniform(k_remove, (n,)) < cfg.remove_light_prob
-    frozen = jax.random.uniform(k_freeze, ()) < cfg.freeze_green_prob
+    timer = u[:n, 2] * cycle
+    removed = u[:n, 3] < cfg.remove_light_prob
+    frozen = u[n, 0] < cfg.freeze_green_prob
     return Lights(timer, green, intersections_valid & ~removed, frozen)
 
 

@@ -24,6 +24,7 @@ from gp_world._events import (
 from gp_world._lights import Lights, reset_lights, step_lights
 from gp_world._map_bank import MapBank
 from gp_world._observation import PrivilegedObservation, observe
+from gp_world._random import split
 from gp_world._scene import Scene, scene
 from gp_world.config import WorldConfig
 
@@ -73,7 +74,7 @@ class World(eqx.Module):
 
     def reset(self, key: Key[Array, ""], map_id: int | Array | None = None) -> WorldState:
         """A fresh world on `map_id` (sampled from the bank when None) with agents spawned."""
-        k_map, k_lights, k_spawn, k_next = jax.random.split(key, 4)
+        k_map, k_lights, k_spawn, k_next = split(key, 4)
         n = self.maps.num_maps
         if map_id is None:
             m = jax.random.randint(k_map, (), 0, n)
@@ -86,11 +87,14 @@ class World(eqx.Module):
                     raise ValueError(f"unknown map id {int(ids)}; the bank holds {n} maps")
             m = jnp.clip(jnp.asarray(map_id, jnp.int32), 0, n - 1)  # traced ids are clamped
         cfg = self.config
-        agents = empty_agents(cfg)
-        need = jnp.ones((cfg.num_agents,), bool)
-        for key_round in jax.random.split(k_spawn, cfg.reset_spawn_rounds):
-            agents = respawn(key_round, agents, need, cfg, self.maps, m)
-            need = ~agents.valid
+
+        def spawn_round(agents: Agents, key_round: Array) -> tuple[Agents, None]:
+            return respawn(key_round, agents, ~agents.valid, cfg, self.maps, m), None
+
+        # A scan, not a Python loop: the respawn graph is compiled once.
+        agents, _ = jax.lax.scan(
+            spawn_round, empty_agents(cfg), split(k_spawn, cfg.reset_spawn_rounds)
+        )
         lights = reset_lights(k_lights, cfg, self.maps.intersections_valid[m])
         return WorldState(agents, lights, m.astype(jnp.int32), k_next, jnp.zeros((), jnp.int32))
 
@@ -128,7 +132,7 @@ class World(eqx.Module):
             action = jnp.nan_to_num(action.astype(jnp.float32), nan=0.0, posinf=0.0, neginf=0.0)
         else:
             action = jnp.clip(action.astype(jnp.int32), 0, self.action_space.num_actions - 1)
-        key, k_spawn = jax.random.split(state.key)
+        key, k_spawn = split(state.key, 2)
         before = state.agents
         live = before.valid
 
