@@ -37,17 +37,22 @@ def _kernel(
     chunk = config.chunk
     count = tiles_ref[0, tr.BOX_COUNT, 0].astype(jnp.int32)
 
-    def trace_chunk(i, hit):
+    slots = tiles_ref.shape[2]
+
+    def nearest_in_chunk(i, key):
         start = pl.multiple_of(i * chunk, chunk)
         table = lambda j: tiles_ref[0, j, pl.ds(start, chunk)]  # noqa: E731
-        return tr.merge_hits(hit, tr.trace_boxes(rays, table, near, far))
+        return jnp.minimum(key, tr.nearest_key(rays, table, start, slots, near, far))
 
     # Only the chunks holding this tile's boxes: cost follows what is visible near the tile.
-    hit = jax.lax.fori_loop(0, (count + chunk - 1) // chunk, trace_chunk, tr.no_hit(rows))
+    no_key = jnp.full(rows.shape, tr.NO_KEY, jnp.int32)
+    key = jax.lax.fori_loop(0, (count + chunk - 1) // chunk, nearest_in_chunk, no_key)
+    chosen = key & (slots - 1)
+    surface = tr.box_surface(rays, key, lambda j: tiles_ref[0, j, chosen], near, far)
     fog = config.fog_distance is not None
     read_texel = lambda index: texels_ref[index]  # noqa: E731
     rgb, depth, class_id, instance_id = tr.shade_pixels(
-        rays, hit, read_view, read_texel, config.bilinear, fog
+        rays, surface, read_view, read_texel, config.bilinear, fog
     )
     rgb_ref[0, :] = rgb
     depth_ref[0, :] = depth

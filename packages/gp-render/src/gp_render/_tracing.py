@@ -27,6 +27,8 @@ V_TEX_X, V_TEX_Y, V_TEX_SCALE, V_TEX_COLS, V_TEX_ROWS = 20, 21, 22, 23, 24
 V_FOG, V_SKY = 25, 26  # fog density 1/m; sky RGB in 26..28
 VIEW_PARAMS = 32
 
+# Selection key of a pixel that hits no box (larger than any finite float's bits).
+NO_KEY = 0x7FFFFFFF
 # Smallest |direction component| kept, so slab divisions never make 0 * inf.
 _TINY = 1e-20
 # Light direction for face shading (unit, from above and the south-west) and its weights.
@@ -63,23 +65,25 @@ def _safe(d: jax.Array) -> jax.Array:
     return jnp.where(d >= 0.0, jnp.maximum(d, _TINY), jnp.minimum(d, -_TINY))
 
 
-def trace_boxes(
-    rays: Rays, box: Callable[[int], jax.Array], near: jax.Array, far: jax.Array
-) -> BoxHit:
-    """Slab test of every pixel against every box row; keep the nearest entry hit.
+def _slab(
+    origin: tuple[jax.Array, ...],
+    direction: tuple[jax.Array, ...],
+    box: Callable[[int], jax.Array],
+    near: jax.Array,
+    far: jax.Array,
+):
+    """Ray-box slab test; inputs broadcast against each other. Returns (t_near, hit, lo, d_box).
 
     A box counts only where the ray enters it in [near, far], so a camera inside a box (the
-    ego's own box) does not see it. Ties go to the lowest box index.
+    ego's own box) does not see it.
     """
-    col = lambda x: x[:, None]  # noqa: E731
-    row = lambda i: box(i)[None, :]  # noqa: E731
-    c, s = row(BOX_COS), row(BOX_SIN)
-    rx, ry = col(rays.origin[0]) - row(BOX_CX), col(rays.origin[1]) - row(BOX_CY)
-    dx, dy, dz = (col(d) for d in rays.direction)
+    c, s = box(BOX_COS), box(BOX_SIN)
+    rx, ry = origin[0] - box(BOX_CX), origin[1] - box(BOX_CY)
+    dx, dy, dz = direction
     # Ray in the box frame (rotate by -yaw).
-    o_box = (c * rx + s * ry, c * ry - s * rx, col(rays.origin[2]) - row(BOX_CZ))
+    o_box = (c * rx + s * ry, c * ry - s * rx, origin[2] - box(BOX_CZ))
     d_box = (c * dx + s * dy, c * dy - s * dx, dz + jnp.zeros_like(c))
-    half = (row(BOX_HX), row(BOX_HY), row(BOX_HZ))
+    half = (box(BOX_HX), box(BOX_HY), box(BOX_HZ))
     lo, hi = [], []
     for o, d, h in zip(o_box, d_box, half, strict=True):
         inv = 1.0 / _safe(d)
@@ -88,8 +92,42 @@ def trace_boxes(
         hi.append(jnp.maximum(ta, tb))
     t_near = jnp.maximum(jnp.maximum(lo[0], lo[1]), lo[2])
     t_far = jnp.minimum(jnp.minimum(hi[0], hi[1]), hi[2])
-    hit = (row(BOX_VALID) > 0.5) & (t_near <= t_far) & (t_near >= near) & (t_near <= far)
-    t = jnp.where(hit, t_near, jnp.inf)
+    hit = (box(BOX_VALID) > 0.5) & (t_near <= t_far) & (t_near >= near) & (t_near <= far)
+    return t_near, hit, lo, d_box
+
+
+def nearest_key(
+    rays: Rays,
+    box: Callable[[int], jax.Array],
+    first_slot: jax.Array | int,
+    slots: int,
+    near: jax.Array,
+    far: jax.Array,
+) -> jax.Array:
+    """Per pixel, the smallest selection key over `box(i)` rows of shape (chunk,).
+
+    key = bits of t with the low bits replaced by the slot number, so one integer min finds
+    the nearest box; hits closer than 2**log2(slots) ulps count as ties, won by the lower
+    slot. NO_KEY where nothing is hit.
+    """
+    col = lambda x: x[:, None]  # noqa: E731
+    row = lambda i: box(i)[None, :]  # noqa: E731
+    origin = tuple(col(o) for o in rays.origin)
+    direction = tuple(col(d) for d in rays.direction)
+    t_near, hit, _, _ = _slab(origin, direction, row, near, far)
+    # + 0.0 turns -0.0 into +0.0, so the bit pattern of every t >= 0 sorts like t.
+    bits = jax.lax.bitcast_convert_type(t_near + 0.0, jnp.int32)
+    slot = jax.lax.broadcasted_iota(jnp.int32, t_near.shape, 1) + first_slot
+    key = jnp.where(hit, (bits & ~(slots - 1)) | slot, NO_KEY)
+    return jnp.min(key, axis=1)
+
+
+def box_surface(
+    rays: Rays, key: jax.Array, box: Callable[[int], jax.Array], near: jax.Array, far: jax.Array
+) -> BoxHit:
+    """Depth, shaded colour and ids of the box chosen by `key`; `box(i)`: its rows per pixel."""
+    t_near, hit, lo, d_box = _slab(rays.origin, rays.direction, box, near, far)
+    hit = hit & (key != NO_KEY)
     # Face normal in the box frame: the axis whose slab was entered last, facing the ray.
     on_x = lo[0] == t_near
     on_y = (lo[1] == t_near) & ~on_x
@@ -98,41 +136,17 @@ def trace_boxes(
     nx_box = jnp.where(on_x, sign(d_box[0]), 0.0)
     ny_box = jnp.where(on_y, sign(d_box[1]), 0.0)
     nz = jnp.where(on_z, sign(d_box[2]), 0.0)
+    c, s = box(BOX_COS), box(BOX_SIN)
     nx, ny = c * nx_box - s * ny_box, s * nx_box + c * ny_box
     lit = jnp.maximum(nx * _LIGHT[0] + ny * _LIGHT[1] + nz * _LIGHT[2], 0.0)
     shade = _AMBIENT + _DIFFUSE * lit
-
-    t_min = jnp.min(t, axis=1)
-    index = jax.lax.broadcasted_iota(jnp.int32, t.shape, 1)
-    first = jnp.min(jnp.where(hit & (t == col(t_min)), index, t.shape[1]), axis=1)
-    chosen = index == col(first)
-
-    def pick(x: jax.Array) -> jax.Array:
-        return jnp.sum(jnp.where(chosen, x, 0.0), axis=1)
-
-    rgb = (pick(row(BOX_R) * shade), pick(row(BOX_G) * shade), pick(row(BOX_B) * shade))
-    class_id = pick(row(BOX_CLASS) + jnp.zeros_like(t)).astype(jnp.int32)
-    instance_id = jnp.sum(jnp.where(chosen, row(BOX_INSTANCE) + 1.0, 0.0), axis=1)
-    return BoxHit(t_min, rgb, class_id, instance_id.astype(jnp.int32) - 1)
-
-
-def merge_hits(a: BoxHit, b: BoxHit) -> BoxHit:
-    """The nearer of two hits per pixel; `a` wins ties (it holds the lower box indices)."""
-    take_b = b.t < a.t
-    sel = lambda x, y: jnp.where(take_b, y, x)  # noqa: E731
+    rgb = (box(BOX_R) * shade, box(BOX_G) * shade, box(BOX_B) * shade)
     return BoxHit(
-        sel(a.t, b.t),
-        (sel(a.rgb[0], b.rgb[0]), sel(a.rgb[1], b.rgb[1]), sel(a.rgb[2], b.rgb[2])),
-        sel(a.class_id, b.class_id),
-        sel(a.instance_id, b.instance_id),
+        jnp.where(hit, t_near, jnp.inf),
+        rgb,
+        box(BOX_CLASS).astype(jnp.int32),
+        jnp.where(hit, box(BOX_INSTANCE).astype(jnp.int32), -1),
     )
-
-
-def no_hit(pixels_like: jax.Array) -> BoxHit:
-    inf = jnp.full_like(pixels_like, jnp.inf)
-    zero = jnp.zeros_like(pixels_like)
-    minus_one = jnp.full(pixels_like.shape, -1, jnp.int32)
-    return BoxHit(inf, (zero, zero, zero), minus_one, minus_one)
 
 
 def _unpack(texel: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:

@@ -29,9 +29,13 @@ def trace_tiles_xla(
     def one_tile(tile: jax.Array, table: jax.Array):
         rows, cols = tile_pixels(tile, tile_cols, config)
         rays = tr.pixel_rays(read_view, rows, cols)
-        hit = tr.trace_boxes(rays, lambda j: table[j], view[tr.V_NEAR], view[tr.V_FAR])
+        near, far = view[tr.V_NEAR], view[tr.V_FAR]
+        slots = table.shape[1]
+        key = tr.nearest_key(rays, lambda j: table[j], 0, slots, near, far)
+        chosen = key & (slots - 1)
+        surface = tr.box_surface(rays, key, lambda j: table[j][chosen], near, far)
         fog = config.fog_distance is not None
-        return tr.shade_pixels(rays, hit, read_view, read_texel, config.bilinear, fog)
+        return tr.shade_pixels(rays, surface, read_view, read_texel, config.bilinear, fog)
 
     tiles_count = tiles.shape[0]
     return jax.vmap(one_tile)(jnp.arange(tiles_count, dtype=jnp.int32), tiles)
