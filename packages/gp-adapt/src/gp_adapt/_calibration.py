@@ -52,6 +52,25 @@ def quaternion_matrix(wxyz: ArrayLike) -> NDArray[np.float64]:
     )
 
 
+def matrix_quaternion(rotation: np.ndarray) -> list[float]:
+    """(w, x, y, z) of a rotation matrix (Shepperd's method, stable for any angle)."""
+    r = np.asarray(rotation, np.float64)
+    trace = np.trace(r)
+    if trace > 0:
+        s = 2.0 * np.sqrt(1.0 + trace)
+        q = [0.25 * s, (r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s]
+    else:
+        i = int(np.argmax(np.diag(r)))
+        j, k = (i + 1) % 3, (i + 2) % 3
+        s = 2.0 * np.sqrt(1.0 + r[i, i] - r[j, j] - r[k, k])
+        q = [0.0, 0.0, 0.0, 0.0]
+        q[0] = (r[k, j] - r[j, k]) / s
+        q[1 + i] = 0.25 * s
+        q[1 + j] = (r[j, i] + r[i, j]) / s
+        q[1 + k] = (r[k, i] + r[i, k]) / s
+    return [float(x) for x in q]
+
+
 def pose_matrix(translation: ArrayLike, wxyz: ArrayLike) -> NDArray[np.float64]:
     """A 4x4 rigid transform from a translation (3,) metres and a quaternion (w, x, y, z)."""
     pose = np.eye(4)
