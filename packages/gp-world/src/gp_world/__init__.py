@@ -2,8 +2,15 @@
 rewards, privileged observations. One world per call; batch with `jax.vmap`."""
 
 from gp_world._agents import Agents
-from gp_world._dynamics import ActionSpace, Kinematics, action_space, forward, inverse
-from gp_world._events import Events
+from gp_world._dynamics import (
+    ActionSpace,
+    Kinematics,
+    action_space,
+    action_table,
+    forward,
+    inverse,
+)
+from gp_world._events import Events, drivable_at
 from gp_world._geometry import box_corners, boxes_overlap, to_ego
 from gp_world._lights import GREEN, NO_LIGHT, RED, YELLOW, Lights, light_state
 from gp_world._map_bank import (
@@ -52,10 +59,12 @@ __all__ = [
     "WorldState",
     "__version__",
     "action_space",
+    "action_table",
     "box_corners",
     "boxes_overlap",
     "build_map",
     "build_map_bank",
+    "drivable_at",
     "forward",
     "generate_town",
     "inverse",

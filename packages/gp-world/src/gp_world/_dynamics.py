@@ -56,6 +56,15 @@ def action_space(space: ActionSpaceKind) -> ActionSpace:
     raise ValueError(f"unknown action space {space!r}")
 
 
+def action_table(space: ActionSpaceKind) -> np.ndarray:
+    """f32[num_actions, 2] values of a discrete space: jerks (m/s^3) or (accel, steer)."""
+    if space == "jerk":
+        return JERK_TABLE
+    if space == "accel_steer_grid":
+        return GRID_TABLE
+    raise ValueError(f"{space!r} is not a discrete action space")
+
+
 def _table(first, second) -> np.ndarray:
     """Discrete action index i -> (first[i // len(second)], second[i % len(second)])."""
     return np.array([(a, b) for a in first for b in second], np.float32)

@@ -59,15 +59,20 @@ def track_route(agents: Agents, maps: MapBank, m: Array) -> RouteFrame:
     )
 
 
+def drivable_at(maps: MapBank, m: Array, x: Array, y: Array) -> Bool[Array, "..."]:
+    """Whether points (x, y) (any shape) lie on a drivable texel of map m (False off the map)."""
+    res = maps.raster_resolution
+    ix = jnp.floor((x - maps.origin[m, 0]) / res).astype(jnp.int32)
+    iy = jnp.floor((y - maps.origin[m, 1]) / res).astype(jnp.int32)
+    h, w = maps.drivable.shape[1:]
+    inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+    return inside & maps.drivable[m, jnp.clip(iy, 0, h - 1), jnp.clip(ix, 0, w - 1)]
+
+
 def offroad(agents: Agents, maps: MapBank, m: Array) -> Bool[Array, " A"]:
     """True when any box corner lies on a non-drivable texel (or outside the map)."""
     corners = box_corners(agents.x, agents.y, agents.yaw, agents.length, agents.width)
-    res = maps.raster_resolution
-    ij = jnp.floor((corners - maps.origin[m].reshape(1, 1, 2)) / res).astype(jnp.int32)  # [A, 4, 2]
-    h, w = maps.drivable.shape[1:]
-    inside = (ij[..., 0] >= 0) & (ij[..., 0] < w) & (ij[..., 1] >= 0) & (ij[..., 1] < h)
-    on_road = maps.drivable[m, jnp.clip(ij[..., 1], 0, h - 1), jnp.clip(ij[..., 0], 0, w - 1)]
-    return ~(inside & on_road).all(-1)
+    return ~drivable_at(maps, m, corners[..., 0], corners[..., 1]).all(-1)
 
 
 def collisions(agents: Agents) -> Bool[Array, " A"]:
