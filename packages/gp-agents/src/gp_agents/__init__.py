@@ -1,8 +1,16 @@
 """Equinox driving policies, observation pipelines and the PPO self-play trainer."""
 
+from gp_agents._checkpoint import (
+    CONFIG_KEYS_ALLOWED_TO_CHANGE,
+    Checkpointer,
+    CheckpointError,
+    config_differences,
+)
 from gp_agents._distributions import ActionDistribution, Categorical, ScaledBeta
+from gp_agents._evaluation import evaluate_policy
 from gp_agents._ppo import PPOLossTerms, gae, masked_mean, ppo_loss
 from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, policy_act, rollout
+from gp_agents._run import build_world, plot_learning_curve, train_teacher
 from gp_agents._teacher import SET_NAMES, SetEncoder, TeacherPolicy, masked_max_pool
 from gp_agents._trainer import (
     Trainer,
@@ -13,14 +21,18 @@ from gp_agents._trainer import (
     make_trainer,
     world_mesh,
 )
-from gp_agents.config import PPOConfig, TeacherConfig
+from gp_agents.config import DistributedConfig, PPOConfig, TeacherConfig, TrainConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CONFIG_KEYS_ALLOWED_TO_CHANGE",
     "SET_NAMES",
     "ActionDistribution",
     "Categorical",
+    "CheckpointError",
+    "Checkpointer",
+    "DistributedConfig",
     "EpisodeTally",
     "PPOConfig",
     "PPOLossTerms",
@@ -28,11 +40,15 @@ __all__ = [
     "SetEncoder",
     "TeacherConfig",
     "TeacherPolicy",
+    "TrainConfig",
     "TrainState",
     "Trainer",
     "Transitions",
     "__version__",
+    "build_world",
+    "config_differences",
     "episode_metrics",
+    "evaluate_policy",
     "gae",
     "learning_rate_schedule",
     "make_optimizer",
@@ -40,8 +56,10 @@ __all__ = [
     "make_trainer",
     "masked_max_pool",
     "masked_mean",
+    "plot_learning_curve",
     "policy_act",
     "ppo_loss",
     "rollout",
+    "train_teacher",
     "world_mesh",
 ]

@@ -27,6 +27,11 @@ def masked_max_pool(features: Float[Array, "n f"], valid: Bool[Array, " n"]) -> 
     return jnp.where(jnp.any(valid), pooled, jnp.zeros_like(pooled))
 
 
+def symlog(x: Array) -> Array:
+    """sign(x) log(1 + |x|): metres, speeds and unit features share one scale without stats."""
+    return jnp.sign(x) * jnp.log1p(jnp.abs(x))
+
+
 class SetEncoder(eqx.Module):
     """Shared MLP applied to every element, then a masked max-pool: invariant to element order."""
 
@@ -40,7 +45,7 @@ class SetEncoder(eqx.Module):
     def __call__(
         self, elements: Float[Array, "n f_in"], valid: Bool[Array, " n"]
     ) -> Float[Array, " f_out"]:
-        return masked_max_pool(jax.vmap(self.element_mlp)(elements), valid)
+        return masked_max_pool(jax.vmap(self.element_mlp)(symlog(elements)), valid)
 
 
 class _Trunk(eqx.Module):
@@ -142,7 +147,7 @@ class TeacherPolicy(eqx.Module):
             self.encoders[name](getattr(observation, name), getattr(observation, f"{name}_valid"))
             for name in SET_NAMES
         ]
-        return jnp.concatenate([self.ego_encoder(observation.ego), *sets])
+        return jnp.concatenate([self.ego_encoder(symlog(observation.ego)), *sets])
 
     def _distribution(self, latent: Float[Array, " latent"]) -> ActionDistribution:
         out = self.actor_head(latent)

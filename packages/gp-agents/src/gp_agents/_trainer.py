@@ -126,22 +126,32 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             tree,
         )
 
+    def reset_worlds(key: PRNGKeyArray) -> tuple[Any, EpisodeTally]:
+        world_state = jax.vmap(world.reset)(jax.random.split(key, num_worlds))
+        tally = EpisodeTally.zeros(num_worlds, num_agents)
+        return constrain(world_state, None), constrain(tally, None)
+
+    reset_worlds_jit = jax.jit(reset_worlds)
+    replicated = NamedSharding(mesh, PartitionSpec())
+
     def init(key: PRNGKeyArray) -> TrainState:
         k_policy, k_worlds, k_train = jax.random.split(key, 3)
-        world_state = jax.vmap(world.reset)(jax.random.split(k_worlds, num_worlds))
-        world_state = constrain(world_state, None)
+        world_state, tally = reset_worlds_jit(k_worlds)
         one_world = jax.eval_shape(world.observe, jax.eval_shape(world.reset, k_worlds))
         one_agent = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), one_world)
+        # Built eagerly: compiling the initialisers costs more than running them once.
         policy = TeacherPolicy(cfg.teacher, one_agent, world.action_space, key=k_policy)
-        opt_state = optimizer.init(eqx.filter(policy, eqx.is_array))
+        params, static = eqx.partition(policy, eqx.is_array)
+        params = jax.device_put(params, replicated)
+        opt_state = jax.device_put(optimizer.init(params), replicated)
         return TrainState(
-            policy=replicate(policy),
-            opt_state=replicate(opt_state),
+            policy=eqx.combine(params, static),
+            opt_state=opt_state,
             world_state=world_state,
-            tally=constrain(EpisodeTally.zeros(num_worlds, num_agents), None),
-            key=k_train,
-            update=jnp.zeros((), jnp.int32),
-            advantage_max=jnp.zeros((), jnp.float32),
+            tally=tally,
+            key=jax.device_put(k_train, replicated),
+            update=jax.device_put(jnp.zeros((), jnp.int32), replicated),
+            advantage_max=jax.device_put(jnp.zeros((), jnp.float32), replicated),
         )
 
     def minibatch_loss(params, static, batch, advantages, targets, mask):
@@ -223,7 +233,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
                 with jax.numpy_dtype_promotion("standard"):
                     updates, opt_state = optimizer.update(grads, opt_state, params)
                 params = eqx.apply_updates(params, updates)
-                return (params, opt_state), (terms, optax.global_norm(grads))
+                return (params, opt_state), (terms, optax.tree.norm(grads))
 
             (params, opt_state), out = jax.lax.scan(step, (params, opt_state), minibatches)
             return (params, opt_state), out
@@ -279,7 +289,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         return eqx.combine(arrays, static), metrics
 
     return Trainer(
-        init=eqx.filter_jit(init),
+        init=init,
         update=eqx.filter_jit(update),
         updates=eqx.filter_jit(updates),
         agent_steps_per_update=num_worlds * horizon * num_agents,

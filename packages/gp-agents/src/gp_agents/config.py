@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+import json
+from typing import Any, Literal
+
+from gp_world import WorldConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,3 +112,104 @@ class PPOConfig:
                 f"num_worlds = {self.num_worlds} is not divisible by the {num_devices} devices "
                 "the worlds are sharded over"
             )
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedConfig:
+    """Multi-host start through `jax.distributed.initialize` (empty address: one process)."""
+
+    coordinator_address: str = ""
+    num_processes: int = 1
+    process_id: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """A whole teacher training run: world, policy, PPO and bookkeeping."""
+
+    world: WorldConfig = dataclasses.field(default_factory=WorldConfig.toy)
+    teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig.toy)
+    ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
+    seed: int = 0
+    log_every: int = 10
+    """Updates per jitted call; one metrics line per update is written after each call."""
+    checkpoint_every: int = 50
+    """Updates between checkpoints (rounded up to a multiple of `log_every`)."""
+    keep_checkpoints: int = 3
+    eval_every: int = 0
+    """Updates between held-out evaluations (0: only at the end of the run)."""
+    eval_worlds: int = 8
+    eval_steps: int = 300
+    """Steps of each held-out evaluation (0: no held-out evaluation)."""
+    max_minutes: float = 0.0
+    """Stop (with a checkpoint) after this much wall time; 0 = run to `ppo.num_updates`. Lets long
+    runs proceed in resumable chunks."""
+    progress: bool = True
+    """Show a progress bar on the console."""
+    distributed: DistributedConfig = dataclasses.field(default_factory=DistributedConfig)
+
+    def __post_init__(self) -> None:
+        if self.log_every < 1 or self.checkpoint_every < 1:
+            raise ValueError("log_every and checkpoint_every must be >= 1")
+
+    @property
+    def agent_steps_per_update(self) -> int:
+        return self.ppo.num_worlds * self.ppo.rollout_steps * self.world.num_agents
+
+    def to_json(self) -> dict[str, Any]:
+        """The resolved config as JSON-ready nested dicts (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def toy(cls) -> TrainConfig:
+        """The toy ring road: learns in well under a minute on a CPU."""
+        return cls(
+            world=WorldConfig.toy(),
+            teacher=TeacherConfig.toy(),
+            ppo=PPOConfig(num_worlds=16, rollout_steps=32, num_updates=60, num_minibatches=4),
+            log_every=10,
+            checkpoint_every=20,
+        )
+
+    @classmethod
+    def demo(cls) -> TrainConfig:
+        """Village towns on a 2-core CPU (about 30 minutes)."""
+        return cls(
+            world=WorldConfig.village(),
+            teacher=TeacherConfig.demo(),
+            ppo=PPOConfig(
+                num_worlds=8,
+                rollout_steps=32,
+                num_updates=2000,
+                num_minibatches=4,
+                epochs=4,
+                learning_rate=3e-4,
+                lr_schedule="constant",
+                advantage_filter=0.0,
+            ),
+            log_every=10,
+            checkpoint_every=50,
+            eval_every=200,
+        )
+
+    @classmethod
+    def full(cls) -> TrainConfig:
+        """City towns on one GPU: thousands of agents per update, the full teacher."""
+        return cls(
+            world=WorldConfig.city(),
+            teacher=TeacherConfig.full(),
+            ppo=PPOConfig(
+                num_worlds=256,
+                rollout_steps=64,
+                num_updates=20000,
+                num_minibatches=8,
+                epochs=2,
+                learning_rate=3e-4,
+                lr_schedule="linear",
+                warmup_updates=20,
+                advantage_filter=0.01,
+            ),
+            log_every=20,
+            checkpoint_every=200,
+            eval_every=500,
+        )

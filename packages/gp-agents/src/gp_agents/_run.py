@@ -1,0 +1,197 @@
+"""A teacher training run on disk: config JSON, orbax checkpoints, metrics.jsonl, a curve PNG.
+
+Everything lives in one run folder; calling `train_teacher` again on the same folder resumes from
+the newest checkpoint (and refuses a checkpoint written with a different config).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from gp_agents._checkpoint import Checkpointer, CheckpointError, config_differences
+from gp_agents._evaluation import evaluate_policy
+from gp_agents._trainer import Trainer, TrainState, make_trainer
+from gp_agents.config import TrainConfig
+
+CURVE_KEYS = ("episode_return", "goal_rate", "collision_rate", "offroad_rate")
+
+
+def build_world(cfg: TrainConfig, split: str = "train") -> Any:
+    """The gp-world World of a run on its train or held-out map bank."""
+    import gp_world as gw
+
+    return gw.World(cfg.world, gw.build_map_bank(cfg.world, split=split))
+
+
+def _initialize_distributed(cfg: TrainConfig) -> None:
+    d = cfg.distributed
+    if d.coordinator_address and not jax.distributed.is_initialized():
+        jax.distributed.initialize(d.coordinator_address, d.num_processes, d.process_id)
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _keep_metrics_up_to(path: Path, update: int) -> None:
+    """Drop lines logged after the checkpoint being resumed (they will be logged again)."""
+    kept = [r for r in _read_metrics(path) if int(r.get("update", 0)) <= update]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
+def plot_learning_curve(metrics_path: str | Path, png_path: str | Path) -> None:
+    """Training and held-out curves against agent-steps, one panel per key figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = _read_metrics(Path(metrics_path))
+    train = [r for r in records if "episode_return" in r]
+    heldout = [r for r in records if "heldout_goal_rate" in r]
+    fig, axes = plt.subplots(1, len(CURVE_KEYS), figsize=(4 * len(CURVE_KEYS), 3.2))
+    for ax, name in zip(axes, CURVE_KEYS, strict=True):
+        if train:
+            x = np.array([r["agent_steps"] for r in train], float)
+            y = np.array([r[name] for r in train], float)
+            ax.plot(x, y, lw=0.6, alpha=0.4, color="C0")
+            window = max(1, len(y) // 30)
+            smooth = np.convolve(y, np.ones(window) / window, mode="valid")
+            ax.plot(x[window - 1 :], smooth, color="C0", label="train (self-play)")
+        if heldout:
+            hx = np.array([r["agent_steps"] for r in heldout], float)
+            ax.plot(
+                hx, [r[f"heldout_{name}"] for r in heldout], "o-", color="C3", label="held-out maps"
+            )
+        ax.set_title(name.replace("_", " "))
+        ax.set_xlabel("agent-steps")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+
+
+def train_teacher(
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    resume: bool = True,
+    world: Any = None,
+    heldout_world: Any = None,
+    trainer: Trainer | None = None,
+) -> TrainState:
+    """Train (or resume) a teacher under `run_dir`; returns the final TrainState.
+
+    Writes `config.json`, `checkpoints/<update>/`, `metrics.jsonl` (one line per update, plus
+    `heldout_*` lines) and `learning_curve.png`. `world` / `heldout_world` default to the run's
+    train and held-out map banks; `trainer` (from `make_trainer(cfg, world)`, same config up to
+    the run length) skips recompiling when a process trains several chunks.
+    """
+    _initialize_distributed(cfg)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_json = cfg.to_json()
+    config_path = run_dir / "config.json"
+    if config_path.exists() and resume:
+        diffs = config_differences(json.loads(config_path.read_text()), config_json)
+        if diffs:
+            raise CheckpointError(
+                f"{run_dir} holds a run with another config (use a new folder):\n  "
+                + "\n  ".join(diffs)
+            )
+    is_main = jax.process_index() == 0
+    if is_main:
+        config_path.write_text(json.dumps(config_json, indent=2) + "\n")
+    world = build_world(cfg) if world is None else world
+    trainer = make_trainer(cfg, world) if trainer is None else trainer
+    checkpoints = Checkpointer(run_dir / "checkpoints", config_json, keep=cfg.keep_checkpoints)
+    metrics_path = run_dir / "metrics.jsonl"
+    state = trainer.init(jax.random.key(cfg.seed))
+    if resume and checkpoints.latest_step() is not None:
+        state, _ = checkpoints.restore(state)
+    elif metrics_path.exists() and is_main:
+        metrics_path.unlink()
+    start = int(state.update)
+    if is_main:
+        _keep_metrics_up_to(metrics_path, start)
+
+    def heldout_eval(policy: Any, update: int) -> dict[str, Any]:
+        nonlocal heldout_world
+        if heldout_world is None:
+            heldout_world = build_world(cfg, "heldout")
+        result = evaluate_policy(
+            policy, heldout_world, jax.random.key(cfg.seed + 1), cfg.eval_worlds, cfg.eval_steps
+        )
+        return {
+            "update": update,
+            "agent_steps": update * trainer.agent_steps_per_update,
+            **{f"heldout_{k}": v for k, v in result.items()},
+        }
+
+    total = cfg.ppo.num_updates
+    bar = tqdm(
+        total=total,
+        initial=start,
+        disable=not (cfg.progress and is_main),
+        unit="upd",
+        dynamic_ncols=True,
+    )
+    wall_start = time.perf_counter()
+    last_checkpoint = start
+    with metrics_path.open("a") as log:
+        while int(state.update) < total:
+            n = min(cfg.log_every, total - int(state.update))
+            tick = time.perf_counter()
+            state, metrics = trainer.updates(state, n)
+            metrics = jax.device_get(metrics)
+            seconds = time.perf_counter() - tick
+            rate = n * trainer.agent_steps_per_update / seconds
+            for i in range(n):
+                record = {name: float(np.asarray(v)[i]) for name, v in metrics.items()}
+                update = int(record.pop("update"))
+                record = {
+                    "update": update,
+                    "agent_steps": update * trainer.agent_steps_per_update,
+                    "agent_steps_per_s": rate,
+                    **record,
+                }
+                if is_main:
+                    log.write(json.dumps(record) + "\n")
+            log.flush()
+            update = int(state.update)
+            bar.update(n)
+            bar.set_postfix(
+                ret=f"{record['episode_return']:.2f}",
+                goal=f"{record['goal_rate']:.2f}",
+                coll=f"{record['collision_rate']:.2f}",
+                off=f"{record['offroad_rate']:.2f}",
+                sps=f"{rate:.3g}",
+            )
+            out_of_time = cfg.max_minutes > 0 and (
+                time.perf_counter() - wall_start > 60.0 * cfg.max_minutes
+            )
+            if update - last_checkpoint >= cfg.checkpoint_every or update == total or out_of_time:
+                checkpoints.save(update, state, {"agent_steps": record["agent_steps"]})
+                last_checkpoint = update
+            evaluate = cfg.eval_steps > 0 and cfg.eval_worlds > 0
+            if evaluate and cfg.eval_every and update % cfg.eval_every < n and update < total:
+                if is_main:
+                    log.write(json.dumps(heldout_eval(state.policy, update)) + "\n")
+            if out_of_time:
+                break
+        if int(state.update) >= total and is_main and cfg.eval_steps > 0 and cfg.eval_worlds > 0:
+            log.write(json.dumps(heldout_eval(state.policy, int(state.update))) + "\n")
+    bar.close()
+    checkpoints.close()
+    if is_main:
+        plot_learning_curve(metrics_path, run_dir / "learning_curve.png")
+    return state
