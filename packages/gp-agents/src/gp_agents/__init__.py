@@ -63,3 +63,46 @@ __all__ = [
     "train_teacher",
     "world_mesh",
 ]
+
+# --- Pixel student, trajectory tracking and pixel observations (student / distillation side) ---
+from gp_agents._pixels import (
+    GroundBank,
+    PixelConfig,
+    PixelPipeline,
+    ground_bank,
+    ground_texture,
+    make_pixel_pipeline,
+    scene_boxes,
+)
+from gp_agents._student import (
+    MEASUREMENTS,
+    TRAJECTORY_DT,
+    TRAJECTORY_POSES,
+    StudentConfig,
+    StudentObservation,
+    StudentPolicy,
+    ViewEncoder,
+)
+from gp_agents._tracking import TrackingConfig, pursuit_point, track, tracking_action
+
+__all__ += [
+    "MEASUREMENTS",
+    "TRAJECTORY_DT",
+    "TRAJECTORY_POSES",
+    "GroundBank",
+    "PixelConfig",
+    "PixelPipeline",
+    "StudentConfig",
+    "StudentObservation",
+    "StudentPolicy",
+    "TrackingConfig",
+    "ViewEncoder",
+    "ground_bank",
+    "ground_texture",
+    "make_pixel_pipeline",
+    "pursuit_point",
+    "scene_boxes",
+    "track",
+    "tracking_action",
+]
+# --- end of the student block ---
