@@ -158,3 +158,17 @@ def test_top_face_is_lit_brighter_than_the_sides(render64):
     frame = render64(gr.camera_view(camera, jnp.zeros(3)), boxes, _ground())
     rgb = np.asarray(frame.rgb).astype(int).sum(-1)[np.asarray(frame.instance_id) == 0]
     assert len(np.unique(rgb)) >= 2, "faces are not shaded apart"
+
+
+def test_colours_come_from_the_palette_in_rgb_order(render64):
+    """Sky and ground pixels carry their palette colours, channels in R, G, B order."""
+    palette = np.asarray(gr.default_palette())
+    frame = render64(
+        gr.camera_view(_camera((0, 0, 1.6, 0, 0.0)), jnp.zeros(3)),
+        _boxes([], []),
+        _ground(gr.SemanticClass.ROAD, origin=(-1.0, -32.0)),
+    )
+    rgb = np.asarray(frame.rgb)
+    expected = lambda cls: np.floor(palette[cls] * 255 + 0.5).astype(np.uint8)  # noqa: E731
+    np.testing.assert_array_equal(rgb[0, 0], expected(gr.SemanticClass.SKY))
+    np.testing.assert_array_equal(rgb[-1, SIZE // 2], expected(gr.SemanticClass.ROAD))

@@ -123,10 +123,14 @@ def cull(view: View, boxes: Boxes, config: RenderConfig) -> Float[Array, "tiles 
         & (rect[None, :, 3] >= v0[:, None] - _MARGIN)
         & (rect[None, :, 2] <= v0[:, None] + (th - 1) + _MARGIN)
     )
-    # Earlier (nearer) boxes score higher; non-overlapping ones score 0 and sort last.
-    rank = jnp.arange(config.boxes_per_view, 0, -1, dtype=jnp.int32)
-    tile_score, slots = jax.lax.top_k(jnp.where(overlap, rank[None, :], 0), config.boxes_per_tile)
-    in_tile = tile_score > 0
+    # The first boxes_per_tile overlapping boxes in view order (nearest first): box k goes to
+    # slot (number of overlapping boxes before it), a cumulative sum instead of a sort.
+    position = jnp.cumsum(overlap, axis=1, dtype=jnp.int32) - 1
+    slot_ids = jnp.arange(config.boxes_per_tile, dtype=jnp.int32)
+    takes = overlap[:, None, :] & (position[:, None, :] == slot_ids[None, :, None])
+    box_ids = jnp.arange(config.boxes_per_view, dtype=jnp.int32)
+    slots = jnp.sum(jnp.where(takes, box_ids[None, None, :], 0), axis=2)
+    in_tile = jnp.any(takes, axis=2)
     tiles = table[slots]  # (tiles, boxes_per_tile, params)
     tiles = tiles.at[..., tr.BOX_VALID].set(in_tile.astype(jnp.float32))
     count = jnp.sum(in_tile, axis=1, dtype=jnp.int32).astype(jnp.float32)
