@@ -21,10 +21,12 @@ import gp_render as gr
 from gp_render import testing
 
 BOXES = 64
-# Per pixel and per box slot, the slab test costs about this many flops (rotate, 3 slabs,
-# compare, shade, select); per pixel the ray, ground lookup and packing about PIXEL_FLOPS.
-PAIR_FLOPS = 60
-PIXEL_FLOPS = 80
+# Flops the method implies, counted from the tracer: per pixel and box slot of its tile, the
+# nearest-box search (rotate the ray into the box frame 12, three slabs 21, entry/exit and
+# range tests 8, selection key 3); per pixel, its ray (12), the chosen box's surface again with
+# its face normal and shading (~60), the ground hit and texel address (~25), sky/fog/packing.
+PAIR_FLOPS = 44
+PIXEL_FLOPS = 120
 # Per-view culling: 8 corners projected (3x4 matvec) and compared, per box.
 CULL_FLOPS_PER_BOX = 8 * 24 + 16
 

@@ -115,3 +115,28 @@ def test_kernel_lowers_for_cuda(ground):
     boxes = testing.random_boxes(jax.random.key(0), 64)
     lowered = jax.jit(frames).trace(jnp.zeros((4, 3)), boxes).lower(lowering_platforms=("cuda",))
     assert "triton" in lowered.as_text()
+
+
+@pytest.mark.skipif(jax.default_backend() != "gpu", reason="needs a GPU to compile the kernel")
+def test_compiled_kernel_matches_xla_on_gpu(scenes, ground):
+    views, boxes = scenes
+    compiled = gr.RenderConfig(**{**vars(PLAIN), "interpret": False})
+    frames = [_renderer("xla", PLAIN), _renderer("pallas", compiled)]
+    testing.assert_frames_agree(*(f(views, boxes, ground) for f in frames))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(
+    "config", [PLAIN, FANCY, gr.RenderConfig.gpu()], ids=["plain", "fancy", "gpu"]
+)
+def test_pallas_matches_xla_on_larger_random_scenes(seed, config, ground):
+    """The long matrix: 40 boxes, 37x29 images, perspective and BEV views, several configs."""
+    keys = jax.random.split(jax.random.key(100 + seed), 4)
+    camera = gr.pinhole_camera(37, 29, 100.0, mount=(1.0, 0.2, 1.8, 0.1, 0.1), far=FAR)
+    poses = jax.random.uniform(keys[0], (2, 3), jnp.float32, -6.0, 6.0)
+    views = [gr.camera_view(camera, p) for p in poses] + [gr.bev_view((0.0, 0.0), 37, 29, 1.3)]
+    views = jax.tree.map(lambda *a: jnp.stack(a), *views)
+    boxes = jax.vmap(lambda k: testing.random_boxes(k, 40, 15.0))(keys[1:])
+    frames = [_renderer(b, config)(views, boxes, ground) for b in ("xla", "pallas")]
+    testing.assert_frames_agree(*frames)
