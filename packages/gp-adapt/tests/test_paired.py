@@ -1,5 +1,6 @@
 """Paired samples: calibrated views against gp-render's own cameras, box projections."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,30 +17,36 @@ DEPTH_TOLERANCE = 1e-3
 def test_rig_calibration_renders_like_gp_render_cameras():
     rig = gr.forward_rig(32, 24, cameras=3, mount=(1.5, 0.2, 1.6, 0.1, 0.05))
     calibration = ga.calibration_from_rig(rig)
-    ego = ga.ego_matrix(-5.0, 1.0, 0.2)
+    ego = jnp.asarray([-5.0, 1.0, 0.2])
     ground = render_testing.sample_ground()
     boxes = render_testing.random_boxes(jax.random.key(1), 12, radius=20.0)
     config = gr.RenderConfig.cpu()
-    for i in range(3):
-        camera = jax.tree.map(lambda x, i=i: x[i], rig)
-        reference = gr.render(
-            gr.camera_view(camera, jnp.asarray([-5.0, 1.0, 0.2])),
-            boxes,
-            ground,
-            config=config,
-            backend="xla",
-            depth=True,
-        )
-        pose = jnp.asarray(ego @ np.asarray(calibration.camera_to_ego[i], np.float64), jnp.float32)
-        view = ga.calibrated_view(calibration.intrinsics[i], pose, 32, 24, 0.1, 200.0)
-        ours = gr.render(view, boxes, ground, config=config, backend="xla", depth=True)
-        np.testing.assert_array_equal(np.asarray(ours.rgb), np.asarray(reference.rgb))
-        finite = np.isfinite(np.asarray(reference.depth))
-        np.testing.assert_allclose(
-            np.asarray(ours.depth)[finite],
-            np.asarray(reference.depth)[finite],
-            atol=DEPTH_TOLERANCE,
-        )
+    poses = jnp.einsum(
+        "ij,cjk->cik",
+        jnp.asarray(ga.ego_matrix(-5.0, 1.0, 0.2), jnp.float32),
+        calibration.camera_to_ego,
+    )
+
+    @jax.jit
+    def both(rig, intrinsics, poses):
+        # One program for both paths: the render compiles once per program on CPU.
+        def one(camera, k, pose):
+            ours = ga.calibrated_view(k, pose, 32, 24, 0.1, 200.0)
+            reference = gr.camera_view(camera, ego)
+
+            def draw(v):
+                return gr.render(v, boxes, ground, config=config, backend="xla", depth=True)
+
+            return draw(ours), draw(reference)
+
+        return jax.vmap(one)(rig, intrinsics, poses)
+
+    ours, reference = both(rig, calibration.intrinsics, poses)
+    np.testing.assert_array_equal(np.asarray(ours.rgb), np.asarray(reference.rgb))
+    finite = np.isfinite(np.asarray(reference.depth))
+    np.testing.assert_allclose(
+        np.asarray(ours.depth)[finite], np.asarray(reference.depth)[finite], atol=DEPTH_TOLERANCE
+    )
 
 
 def test_quaternion_matches_axis_angle():
@@ -80,7 +87,7 @@ def _sample_with_boxes() -> ga.PairedSample:
 
 def test_rendered_boxes_lie_in_their_projected_rectangles():
     sample = _sample_with_boxes()
-    frame = ga.render_paired_view(sample, backend="xla", instance_id=True)
+    frame = jax.jit(lambda s: ga.render_paired_view(s, backend="xla", instance_id=True))(sample)
     rect, in_front = ga.box_image_regions(sample)
     instance = np.asarray(frame.instance_id[0])
     assert not bool(in_front[0, 2]), "the box behind the ego must not count as in front"
@@ -114,5 +121,13 @@ def test_stack_samples_adds_a_leading_axis():
     sample = _sample_with_boxes()
     batch = ga.stack_samples([sample, sample])
     assert batch.image.shape == (2, 1, 32, 48, 3)
-    frames = jax.vmap(lambda s: ga.render_paired_view(s, backend="xla"))(batch)
-    assert frames.rgb.shape == (2, 1, 32, 48, 3)
+    np.testing.assert_array_equal(
+        np.asarray(batch.boxes.center[1]), np.asarray(sample.boxes.center)
+    )
+    with pytest.raises(ValueError, match="box slots"):
+        ga.stack_samples(
+            [
+                sample,
+                eqx.tree_at(lambda s: s.boxes, sample, jax.tree.map(lambda x: x[:2], sample.boxes)),
+            ]
+        )

@@ -1,6 +1,18 @@
 """Perception adaptation: fine-tune the student's encoder so real camera images map into the
 latent its planner acts on, from paired (real image, rendered view of the same scene) samples."""
 
+from gp_adapt._adapter import (
+    NORM_LAYERS,
+    AdaptedEncoder,
+    ImageAdapter,
+    action_agreement,
+    adaptation_loss,
+    default_encoder_where,
+    feature_gap,
+    feature_loss,
+    prepare_student,
+    trainable_mask,
+)
 from gp_adapt._calibration import (
     Calibration,
     calibrated_view,
@@ -33,23 +45,58 @@ from gp_adapt._paired import (
     renderer_boxes,
     stack_samples,
 )
+from gp_adapt._shift import (
+    ShiftedLook,
+    domain_look,
+    jittered_poses,
+    shift_photometry,
+    shifted_sample,
+    shifted_view,
+)
+from gp_adapt._training import (
+    AdaptResult,
+    adapt,
+    evaluate_pairs,
+    make_adapt_step,
+    plot_adaptation,
+    restore_adapted,
+)
+from gp_adapt.config import MAX_SEVERITY, AdaptConfig, DomainShift
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MAX_SEVERITY",
+    "NORM_LAYERS",
+    "AdaptConfig",
+    "AdaptResult",
+    "AdaptedEncoder",
     "AnnotatedBoxes",
     "Calibration",
+    "DomainShift",
+    "ImageAdapter",
     "NuScenesTables",
     "PairedSample",
+    "ShiftedLook",
     "__version__",
+    "action_agreement",
+    "adapt",
+    "adaptation_loss",
     "box_image_regions",
     "calibrated_view",
     "calibration_from_rig",
     "camera_poses",
     "class_id",
+    "default_encoder_where",
     "devkit_available",
+    "domain_look",
     "ego_matrix",
+    "evaluate_pairs",
+    "feature_gap",
+    "feature_loss",
     "flat_road",
+    "jittered_poses",
+    "make_adapt_step",
     "make_annotated_boxes",
     "matrix_quaternion",
     "mount_matrix",
@@ -57,14 +104,21 @@ __all__ = [
     "nuscenes_sample",
     "nuscenes_samples",
     "open_nuscenes",
+    "plot_adaptation",
     "pose_matrix",
+    "prepare_student",
     "quaternion_matrix",
     "read_folder",
     "read_folder_sample",
     "render_paired_view",
     "renderer_boxes",
     "rescale_intrinsics",
+    "restore_adapted",
+    "shift_photometry",
+    "shifted_sample",
+    "shifted_view",
     "stack_samples",
+    "trainable_mask",
     "write_folder_sample",
     "yaw_of",
 ]

@@ -1,4 +1,5 @@
-"""Reusable test material: a nuScenes-layout fixture database (more as the package grows)."""
+"""Reusable test material: a nuScenes-layout fixture database, random annotated toy scenes and a
+toy student with gp-agents' student interface, for smoke tests of the adaptation machinery."""
 
 from gp_adapt._nuscenes_fixture import (
     ANNOTATION_COLOUR,
@@ -7,11 +8,25 @@ from gp_adapt._nuscenes_fixture import (
     ROAD_HALF_WIDTH_M,
     write_nuscenes_fixture,
 )
+from gp_adapt._toy import (
+    ToyObservation,
+    ToyStudent,
+    ToyViewEncoder,
+    toy_ground,
+    toy_observations,
+    toy_scenes,
+)
 
 __all__ = [
     "ANNOTATION_COLOUR",
     "FIXTURE_BOXES",
     "FIXTURE_CAMERAS",
     "ROAD_HALF_WIDTH_M",
+    "ToyObservation",
+    "ToyStudent",
+    "ToyViewEncoder",
+    "toy_ground",
+    "toy_observations",
+    "toy_scenes",
     "write_nuscenes_fixture",
 ]
