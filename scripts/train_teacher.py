@@ -1,0 +1,63 @@
+"""Train the privileged teacher by PPO self-play: `python scripts/train_teacher.py {toy,demo,full}`.
+
+Every field is overridable, e.g.
+    python scripts/train_teacher.py toy --train.ppo.num-updates 200 --run-dir runs/toy2
+Everything goes under the run folder: config.json, checkpoints/, metrics.jsonl,
+learning_curve.png. Running the same command again resumes from the newest checkpoint, so long
+runs can proceed in chunks (`--train.max-minutes 9`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import tyro
+
+import gp_agents as ga
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainTeacher:
+    run_dir: str = "runs/teacher"
+    """Run folder (created; resumed when it already holds checkpoints)."""
+    resume: bool = True
+    """Continue from the newest checkpoint in `run_dir` (False: start over, old metrics dropped)."""
+    train: ga.TrainConfig = dataclasses.field(default_factory=ga.TrainConfig.toy)
+
+
+PRESETS = {
+    "toy": (
+        "toy ring road, learns in about a minute on a CPU",
+        TrainTeacher(run_dir="runs/teacher-toy", train=ga.TrainConfig.toy()),
+    ),
+    "demo": (
+        "village towns on a 2-core CPU (about 30 minutes)",
+        TrainTeacher(run_dir="runs/teacher-demo", train=ga.TrainConfig.demo()),
+    ),
+    "full": (
+        "city towns on one GPU",
+        TrainTeacher(run_dir="runs/teacher-full", train=ga.TrainConfig.full()),
+    ),
+}
+
+
+def main(args: TrainTeacher) -> None:
+    ga.train_teacher(args.train, args.run_dir, resume=args.resume)
+    metrics = Path(args.run_dir) / "metrics.jsonl"
+    heldout = [
+        r for r in map(json.loads, metrics.read_text().splitlines()) if "heldout_goal_rate" in r
+    ]
+    if heldout:
+        last = heldout[-1]
+        print(
+            f"held-out after {last['update']} updates: routes completed "
+            f"{last['heldout_goal_rate']:.1%}, collisions {last['heldout_collision_rate']:.1%}, "
+            f"off-road {last['heldout_offroad_rate']:.1%} ({last['heldout_episodes']:.0f} episodes)"
+        )
+    print(f"run folder: {Path(args.run_dir).absolute()}")
+
+
+if __name__ == "__main__":
+    main(tyro.extras.overridable_config_cli(PRESETS))
