@@ -94,12 +94,9 @@ def empty_agents(cfg: WorldConfig) -> Agents:
     )
 
 
-def _candidates(key: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
-    """T x A candidate agents (leading axis T = spawn_candidates) on random routes."""
-    t, a = cfg.spawn_candidates, cfg.num_agents
-    shape = (t, a)
-    # One random draw for every field: a single PRNG call keeps the compiled step small.
-    u = uniform(key, (*shape, 6 + cfg.num_reward_terms))
+def _candidates(u: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
+    """Candidate agents on random routes from uniform draws u f32[T, A, 6 + terms]."""
+    shape = u.shape[:2]
     num_routes = maps.num_routes[m]
     route = jnp.minimum(
         (u[..., 0] * num_routes.astype(jnp.float32)).astype(jnp.int32), num_routes - 1
@@ -157,7 +154,10 @@ def respawn(
     staying agent and every lower-numbered slot's new spot, so spawns never overlap; a slot
     that finds none stays empty (valid False) and tries again next step.
     """
-    cand = _candidates(key, cfg, maps, m)
+    t, a = cfg.spawn_candidates, cfg.num_agents
+    # One random draw for every field: a single PRNG call keeps the compiled step small.
+    u = uniform(key, (t, a, 6 + cfg.num_reward_terms))
+    cand = _candidates(u, cfg, maps, m)
     staying = agents.valid & ~need
     r_cand = 0.5 * jnp.hypot(cand.length, cand.width) + cfg.spawn_clearance  # [T, A]
     r_stay = 0.5 * jnp.hypot(agents.length, agents.width)
@@ -170,7 +170,8 @@ def respawn(
     first = jnp.argmax(free, axis=0)  # first free candidate per slot
     found = free.any(0) & need
     slots = jnp.arange(cfg.num_agents)
-    chosen = jax.tree.map(lambda c: c[first, slots], cand)
+    # Rebuild the chosen candidates from their draws: one gather instead of one per field.
+    chosen = jax.tree.map(lambda c: c[0], _candidates(u[first, slots][None], cfg, maps, m))
     # Conflicts among new spots: a slot yields to any lower slot that also spawns.
     r_new = 0.5 * jnp.hypot(chosen.length, chosen.width) + cfg.spawn_clearance
     ddx = chosen.x[:, None] - chosen.x[None, :]
@@ -184,12 +185,6 @@ def respawn(
         chosen,
         agents,
     )
-    # Slots that needed a spawn and found none are emptied and parked.
-    empty = need & ~accept
-    parked = empty_agents(cfg)
-    new = jax.tree.map(
-        lambda n, p: jnp.where(empty.reshape(empty.shape + (1,) * (n.ndim - 1)), p, n),
-        new,
-        parked,
-    )
-    return eqx.tree_at(lambda a: a.removed, new, agents.removed)
+    # Slots that needed a spawn and found none stay empty (masked everywhere by `valid`).
+    valid = jnp.where(need & ~accept, False, new.valid)
+    return eqx.tree_at(lambda a: (a.valid, a.removed), new, (valid, agents.removed))

@@ -9,6 +9,7 @@ Format (version `MAP_FORMAT_VERSION`), one `.npz` archive, never pickled:
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal
 
 import equinox as eqx
@@ -250,10 +251,11 @@ def load_map_bank(path: str | os.PathLike) -> MapBank:
 
 
 def _reference_ndims() -> dict[str, np.ndarray]:
-    """Zero-size arrays with the right ranks, from the field annotations of MapBank."""
+    """Zero-size arrays with the right ranks, from the jaxtyping annotations of MapBank."""
     out = {}
     for name in _field_names():
-        dims = MapBank.__annotations__[name]
-        shape = str(dims).split('"')[1] if '"' in str(dims) else ""
-        out[name] = np.zeros([0] * len(shape.split()))
+        dims = re.search(r"Array, ['\"]([^'\"]*)['\"]", str(MapBank.__annotations__[name]))
+        if dims is None:
+            raise RuntimeError(f"MapBank.{name} has no jaxtyping shape annotation")
+        out[name] = np.zeros([0] * len(dims.group(1).split()))
     return out

@@ -193,10 +193,19 @@ def generate_town(town: TownConfig, seed: int) -> RoadNetwork:
                 crosswalks.append(
                     np.array([near - left * hw, far - left * hw, far + left * hw, near + left * hw])
                 )
+
+        def connect(lane_in, d_in, lane_out, d_out, limit, hull_pts=hull_pts, hull_tags=hull_tags):
+            curve = _bezier(lanes[lane_in].points[-1], d_in, lanes[lane_out].points[0], d_out)
+            lanes[lane_in].successors.append(len(lanes))
+            lanes.append(Lane(curve, w, float(limit), [lane_out], is_connector=True))
+            hull_pts.extend(curve)
+            hull_tags.extend([-1] * len(curve))
+
         # Connectors from every incoming lane set to every other road.
         for e_in in es:
             d_in = -away(e_in, v)  # driving direction arriving at v
             ins = road_lanes[(e_in, v)]
+            options = []
             for e_out in es:
                 if e_out == e_in:
                     continue
@@ -215,14 +224,15 @@ def generate_town(town: TownConfig, seed: int) -> RoadNetwork:
                     limit = TURN_SPEED
                 if len(es) == 2 and abs(turn) >= STRAIGHT_ANGLE:
                     limit = TURN_SPEED
+                options.append((abs(turn), d_out, outs, limit))
                 for k_in, k_out in pairs:
-                    p0 = lanes[ins[k_in]].points[-1]
-                    p1 = lanes[outs[k_out]].points[0]
-                    curve = _bezier(p0, d_in, p1, d_out)
-                    lanes[ins[k_in]].successors.append(len(lanes))
-                    lanes.append(Lane(curve, w, float(limit), [outs[k_out]], is_connector=True))
-                    hull_pts += list(curve)
-                    hull_tags += [-1] * len(curve)
+                    connect(ins[k_in], d_in, outs[k_out], d_out, limit)
+            # A middle lane with no turn of its own (e.g. on the stem of a T) takes the
+            # straightest way out, so no lane is a dead end.
+            _, d_out, outs, limit = min(options, key=lambda o: o[0])
+            for k, lane_id in enumerate(ins):
+                if not lanes[lane_id].successors:
+                    connect(lane_id, d_in, outs[min(k, len(outs) - 1)], d_out, TURN_SPEED)
         pts = np.asarray(hull_pts)
         hull = _convex_hull(pts)
         polygons.append(pts[hull])

@@ -18,7 +18,9 @@ def random_actions(world: World, key: Array, batch: tuple[int, ...] = ()) -> Arr
     if space.kind == "discrete":
         return jax.random.randint(key, shape, 0, space.num_actions)
     u = jax.random.uniform(key, (*shape, 2))
-    return space.low + u * (space.high - space.low)
+    low = space.low.reshape((1,) * len(shape) + (2,))
+    high = space.high.reshape((1,) * len(shape) + (2,))
+    return low + u * (high - low)
 
 
 def smoke_test_world(world: World, key: Array, num_worlds: int = 2, steps: int = 5):

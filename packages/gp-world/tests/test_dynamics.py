@@ -1,0 +1,99 @@
+"""Bicycle dynamics: inverse(forward(a)) == a in every action space, analytic motion cases."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gp_world as gw
+from gp_world._dynamics import GRID_TABLE, JERK_TABLE, MAX_JERK, MAX_STEER_RATE
+
+DT = 0.1
+# Float32 arithmetic in the rate-limit clip (a + (target - a)) loses a few ulps.
+CONTINUOUS_TOL = 1e-5
+
+
+def _state(key, shape, accel, steer):
+    k = jax.random.split(key, 4)
+    return gw.Kinematics(
+        x=jax.random.uniform(k[0], shape, minval=-50, maxval=50),
+        y=jax.random.uniform(k[1], shape, minval=-50, maxval=50),
+        yaw=jax.random.uniform(k[2], shape, minval=-3, maxval=3),
+        speed=jax.random.uniform(k[3], shape, minval=5, maxval=15),
+        accel=accel,
+        lat_accel=jnp.zeros(shape) + 0.5,
+        steer=steer,
+        wheelbase=jnp.full(shape, 2.8),
+        kind=jnp.zeros(shape, jnp.int32),  # cars: limits wide enough that nothing clips
+    )
+
+
+@pytest.mark.parametrize("batch", [(), (2, 1)])
+@pytest.mark.parametrize("space", ["jerk", "accel_steer_grid", "continuous"])
+def test_inverse_recovers_action(space, batch, key):
+    k_state, k_act, k_off = jax.random.split(key, 3)
+    if space == "continuous":
+        scale = jnp.asarray([5.0, 1.0]).reshape((1,) * len(batch) + (2,))
+        action = jax.random.uniform(k_act, (*batch, 2), minval=-0.4, maxval=0.4) * scale
+        target = action
+    else:
+        table = JERK_TABLE if space == "jerk" else GRID_TABLE
+        action = jax.random.randint(k_act, batch, 0, len(table))
+        target = jnp.asarray(table)[action]
+    if space == "jerk":
+        accel, steer = jnp.full(batch, 0.3), jnp.zeros(batch)
+    else:
+        # Start within one step's rate limit of the target so no limit clips the action.
+        off = jax.random.uniform(k_off, (*batch, 2), minval=-0.9, maxval=0.9)
+        accel = target[..., 0] + off[..., 0] * MAX_JERK * DT
+        steer = target[..., 1] + off[..., 1] * MAX_STEER_RATE * DT
+    before = _state(k_state, batch, accel, steer)
+    after = gw.forward(before, action, space, DT)
+    recovered = gw.inverse(before, after, space, DT)
+    assert recovered.shape == action.shape
+    if space == "continuous":
+        np.testing.assert_allclose(recovered, action, atol=CONTINUOUS_TOL)
+    else:
+        np.testing.assert_array_equal(recovered, action)
+
+
+def test_straight_line_at_constant_speed():
+    # No steer, no accel: the pose advances speed * dt along the heading.
+    s = gw.Kinematics(
+        *(jnp.asarray(v, jnp.float32) for v in (1.0, 2.0, 0.7, 10.0, 0.0, 0.0, 0.0, 2.8)),
+        kind=jnp.asarray(0, jnp.int32),
+    )
+    out = gw.forward(s, jnp.asarray([0.0, 0.0]), "continuous", DT)
+    np.testing.assert_allclose([out.x, out.y], [1 + np.cos(0.7), 2 + np.sin(0.7)], rtol=1e-6)
+    np.testing.assert_allclose(out.yaw, 0.7, rtol=1e-6)
+
+
+def test_constant_steer_turns_at_bicycle_yaw_rate():
+    # Kinematic bicycle: yaw rate = v tan(steer) / wheelbase.
+    steer, v, wb = 0.1, 8.0, 2.8
+    s = gw.Kinematics(
+        *(jnp.asarray(x, jnp.float32) for x in (0.0, 0.0, 0.0, v, 0.0, 0.0, steer, wb)),
+        kind=jnp.asarray(0, jnp.int32),
+    )
+    out = gw.forward(s, jnp.asarray([0.0, steer]), "continuous", DT)
+    np.testing.assert_allclose(out.yaw, v * np.tan(steer) / wb * DT, rtol=1e-5)
+
+
+def test_limits_clamp_speed_and_steer():
+    s = gw.Kinematics(
+        *(jnp.asarray(x, jnp.float32) for x in (0.0, 0.0, 0.0, 0.1, -7.0, 0.0, 0.55, 2.8)),
+        kind=jnp.asarray(0, jnp.int32),
+    )
+    out = gw.forward(s, jnp.asarray([-100.0, 5.0]), "continuous", DT)
+    assert float(out.speed) == 0.0  # no reversing
+    assert float(out.steer) <= 0.6 + 1e-7  # the car's steering limit
+    assert float(out.accel) >= -8.0 - 1e-6
+
+
+def test_action_space_sizes():
+    assert gw.action_space("jerk").num_actions == 12
+    assert gw.action_space("accel_steer_grid").num_actions == 49
+    assert gw.action_space("continuous").kind == "continuous"
+    lon = sorted(set(JERK_TABLE[:, 0].tolist()))
+    lat = sorted(set(JERK_TABLE[:, 1].tolist()))
+    assert lon == [-15.0, -4.0, 0.0, 4.0] and lat == [-4.0, 0.0, 4.0]

@@ -1,0 +1,147 @@
+"""Town generator, lane graph, route tables, spatial index, map bank and its file format."""
+
+import dataclasses
+import itertools
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gp_world as gw
+
+CFG = gw.WorldConfig(num_maps=3, routes_per_map=48)
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return gw.build_map_bank(CFG)
+
+
+@pytest.fixture(scope="module")
+def city_net():
+    return gw.generate_town(gw.WorldConfig.city().town, seed=3)
+
+
+def test_train_and_heldout_seeds_are_disjoint():
+    train, held = gw.map_seeds(CFG, "train"), gw.map_seeds(CFG, "heldout")
+    assert not set(train) & set(held)
+    with pytest.raises(ValueError, match="overlaps"):
+        gw.map_seeds(dataclasses.replace(CFG, heldout_seed_start=1), "train")
+    with pytest.raises(ValueError, match="split"):
+        gw.build_map_bank(CFG, split="test")  # type: ignore[arg-type]
+
+
+def test_generator_is_seeded():
+    a, b = gw.generate_town(CFG.town, 5), gw.generate_town(CFG.town, 5)
+    c = gw.generate_town(CFG.town, 6)
+    assert len(a.lanes) == len(b.lanes)
+    np.testing.assert_array_equal(a.lanes[7].points, b.lanes[7].points)
+    assert len(a.lanes) != len(c.lanes) or not np.array_equal(a.lanes[7].points, c.lanes[7].points)
+
+
+def test_city_has_three_and_four_way_signalised_junctions(city_net):
+    arms = np.bincount(city_net.stop_line_intersection)
+    assert set(arms.tolist()) <= {3, 4} and {3, 4} <= set(arms.tolist())
+    assert len(city_net.crosswalks) == len(city_net.stop_lines)
+    # Both phases exist at every junction, and lanes per direction range over 1..3.
+    phases = np.asarray(city_net.stop_line_phase)
+    for i in range(len(arms)):
+        assert set(phases[np.asarray(city_net.stop_line_intersection) == i]) == {0, 1}
+    widths = {round(float(np.linalg.norm(s[1] - s[0])) / 3.5) for s in city_net.stop_lines}
+    assert widths == {1, 2, 3}
+
+
+def test_connectors_turn_left_straight_and_right(city_net):
+    turns = set()
+    for lane in city_net.lanes:
+        if lane.is_connector:
+            d0, d1 = lane.points[1] - lane.points[0], lane.points[-1] - lane.points[-2]
+            turn = np.degrees(np.arctan2(d0[0] * d1[1] - d0[1] * d1[0], d0 @ d1))
+            turns.add("left" if turn > 35 else "right" if turn < -35 else "straight")
+    assert turns == {"left", "straight", "right"}
+
+
+def test_lane_graph_is_continuous(bank):
+    for m in range(bank.num_maps):
+        pts = np.asarray(bank.lane_points[m])
+        first, count = np.asarray(bank.lane_first_point[m]), np.asarray(bank.lane_num_points[m])
+        succ = np.asarray(bank.lane_successors[m])
+        for lane in np.nonzero(np.asarray(bank.lanes_valid[m]))[0]:
+            assert (succ[lane] >= 0).any(), f"lane {lane} is a dead end"
+            end = pts[first[lane] + count[lane] - 1, :2]
+            for s in succ[lane][succ[lane] >= 0]:
+                np.testing.assert_allclose(pts[first[s], :2], end, atol=1e-3)
+
+
+def test_routes_are_connected_lane_sequences(bank):
+    spacing = CFG.town.lane_point_spacing
+    for m in range(bank.num_maps):
+        succ = np.asarray(bank.lane_successors[m])
+        n_routes = int(bank.num_routes[m])
+        assert n_routes == CFG.routes_per_map
+        for r in range(n_routes):
+            lanes = np.asarray(bank.route_lanes[m, r])
+            lanes = lanes[lanes >= 0]
+            for a, b in itertools.pairwise(lanes):
+                assert b in succ[a], f"map {m} route {r}: lane {b} does not follow {a}"
+            n = int(bank.route_num_points[m, r])
+            pts = np.asarray(bank.route_points[m, r, :n])
+            gaps = np.linalg.norm(np.diff(pts[:, :2], axis=0), axis=1)
+            assert gaps.max() <= spacing * 1.01 + 1e-3  # no jumps along the route
+            np.testing.assert_allclose(np.diff(pts[:, 3]), gaps, atol=1e-3)
+            lo, hi = CFG.route_length
+            assert lo - 1e-3 <= pts[-1, 3] <= hi + 1e-3
+
+
+def test_grid_index_lists_points_of_their_cell(bank):
+    m = 0
+    cell = bank.grid_cell_size
+    origin = np.asarray(bank.origin[m])
+    grid = np.asarray(bank.grid_lane_points[m])
+    pts = np.asarray(bank.lane_points[m])
+    gy, gx = np.nonzero(grid[..., 0] >= 0)
+    for iy, ix in zip(gy, gx, strict=True):
+        ids = grid[iy, ix][grid[iy, ix] >= 0]
+        cells = np.floor((pts[ids, :2] - origin) / cell).astype(int)
+        assert (cells == [ix, iy]).all()
+    assert len(gy) > 10
+
+
+def test_bank_pads_with_invalid_entries(bank):
+    n_lanes = bank.lanes_valid.sum(-1)
+    assert bank.lanes_valid.shape[1] == int(n_lanes.max())
+    assert (np.asarray(bank.lane_successors)[~np.asarray(bank.lanes_valid)] == -1).all()
+
+
+def test_save_load_round_trip(bank, tmp_path):
+    path = tmp_path / "maps.npz"
+    gw.save_map_bank(bank, path)
+    loaded = gw.load_map_bank(path)
+    for name in ("lane_points", "drivable", "route_points", "grid_lane_points", "stop_lines"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(bank, name))
+    assert loaded.grid_cell_size == bank.grid_cell_size
+
+
+def test_load_rejects_wrong_version_and_shape(bank, tmp_path):
+    path = tmp_path / "maps.npz"
+    gw.save_map_bank(bank, path)
+    with np.load(path) as f:
+        arrays = dict(f)
+    np.savez(tmp_path / "v0.npz", **{**arrays, "format_version": np.int32(0)})
+    with pytest.raises(ValueError, match="version 0"):
+        gw.load_map_bank(tmp_path / "v0.npz")
+    np.savez(tmp_path / "bad.npz", **{**arrays, "lane_points": arrays["lane_points"][0]})
+    with pytest.raises(ValueError, match="lane_points"):
+        gw.load_map_bank(tmp_path / "bad.npz")
+    np.savez(tmp_path / "foreign.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="not a gp-world map"):
+        gw.load_map_bank(tmp_path / "foreign.npz")
+
+
+def test_map_geometry_classes(bank):
+    geom = gw.map_geometry(bank, 1)
+    assert set(geom.polygon_classes) == {0, 1}
+    assert set(geom.polyline_classes) == {2, 3, 4}
+    with pytest.raises(ValueError, match="unknown map id"):
+        gw.map_geometry(bank, 7)
+    assert jnp.asarray(geom.stop_line_phase).shape == geom.stop_line_intersection.shape

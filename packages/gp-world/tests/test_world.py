@@ -1,0 +1,248 @@
+"""World: smoke over action spaces, spawns, determinism, trace counts, bad input, respawn."""
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gp_world as gw
+from gp_world.testing import random_actions
+
+TOY = gw.WorldConfig.toy()
+
+
+@pytest.fixture(scope="module")
+def toy_world():
+    return gw.World(TOY, gw.build_map_bank(TOY))
+
+
+TRACES = {"step": 0}
+
+
+def _counted_step(world, state, action):
+    TRACES["step"] += 1  # runs only while tracing
+    return world.step(state, action)
+
+
+@pytest.fixture(scope="module")
+def toy_step():
+    """One compiled step shared by the tests that drive the toy world step by step."""
+    return eqx.filter_jit(_counted_step)
+
+
+@pytest.fixture(scope="module")
+def toy_reset(toy_world):
+    return jax.jit(toy_world.reset)
+
+
+@pytest.fixture(scope="module")
+def village_world():
+    cfg = gw.WorldConfig(num_maps=2, routes_per_map=64, num_agents=24)
+    return gw.World(cfg, gw.build_map_bank(cfg))
+
+
+@pytest.fixture(scope="module")
+def village_rollout(village_world):
+    """Initial states, final states, outputs, observation and scene of 8 village worlds."""
+
+    @eqx.filter_jit
+    def run(world, key):
+        k_reset, k_act = jax.random.split(key)
+        states = jax.vmap(world.reset)(jax.random.split(k_reset, 8))
+
+        def body(s, k):
+            return jax.vmap(world.step)(s, random_actions(world, k, (8,)))
+
+        final, outs = jax.lax.scan(body, states, jax.random.split(k_act, 6))
+        return states, final, outs, jax.vmap(world.observe)(final), jax.vmap(world.scene)(final)
+
+    return run(village_world, jax.random.key(3))
+
+
+def test_village_rollout_observes_map_and_lights(village_rollout):
+    _, _, outs, obs, scene = village_rollout
+    assert outs.valid.mean() > 0.9
+    assert obs.lane_points_valid[obs.valid].mean() > 0.9  # the grid finds lanes under agents
+    assert obs.road_edges_valid[obs.valid].any()
+    assert obs.route_valid[obs.valid].all(-1).mean() > 0.5
+    assert obs.stop_lines_valid[obs.valid].any()
+    for leaf in jax.tree.leaves((outs, obs, scene)):
+        assert np.isfinite(np.asarray(leaf, np.float64)).all()
+    lights = np.asarray(scene.box_class) == 4
+    assert (np.asarray(scene.valid) & lights).any()
+
+
+@jax.jit
+def _overlaps_jit(agents):
+    o = gw.boxes_overlap(agents.x, agents.y, agents.yaw, agents.length, agents.width)
+    return o & agents.valid[:, None] & agents.valid[None, :]
+
+
+def _overlaps(agents):
+    return np.asarray(_overlaps_jit(agents))
+
+
+_drivable = jax.jit(gw.drivable_at)
+
+
+def test_spawns_never_overlap(village_world, village_rollout):
+    states = village_rollout[0]
+    for w in range(states.map_id.shape[0]):
+        agents = jax.tree.map(lambda x, w=w: x[w], states.agents)
+        assert not _overlaps(agents).any()
+        assert np.asarray(agents.valid).mean() > 0.8
+        on_road = _drivable(village_world.maps, states.map_id[w], agents.x, agents.y)
+        assert np.asarray(on_road | ~agents.valid).all()
+
+
+def test_respawned_agents_do_not_overlap(toy_world, toy_step, toy_reset, key):
+    # Swerving agents leave the road and respawn among the others; check every fresh spawn.
+    world = toy_world
+    state = toy_reset(key)
+    swerve = jnp.full((TOY.num_agents,), 9, jnp.int32)  # accelerate and steer right: off road
+    fresh_seen = 0
+    for i in range(60):
+        state, _ = toy_step(world, state, swerve)
+        a = state.agents
+        fresh = np.asarray(a.valid & (a.age == 0))
+        overlap = _overlaps(a)
+        assert not overlap[fresh].any(), f"step {i}: a respawn overlaps another agent"
+        fresh_seen += int(fresh.sum())
+    assert fresh_seen > 0
+
+
+def test_done_slots_start_new_episodes(toy_world, toy_step, toy_reset, key):
+    step = lambda s, a: toy_step(toy_world, s, a)  # noqa: E731
+    state = toy_reset(key)
+    swerve = jnp.full((TOY.num_agents,), 9, jnp.int32)  # accelerate and steer right: off road
+    ends = 0
+    for _ in range(80):
+        state, out = step(state, swerve)
+        done = np.asarray(out.done)
+        ends += done.sum()
+        assert (np.asarray(state.agents.age)[done] == 0).all()
+        assert (np.asarray(state.agents.age)[~done & np.asarray(out.valid)] > 0).all()
+    assert ends > 0
+
+
+def _run(world, key, steps):
+    def go(key):
+        state = world.reset(key)
+
+        def body(s, k):
+            s, out = world.step(s, random_actions(world, k))
+            return s, (out.reward, s.agents.x, s.agents.y)
+
+        return jax.lax.scan(body, state, jax.random.split(jax.random.fold_in(key, 1), steps))[1]
+
+    return go
+
+
+def test_batch_of_64_is_bit_identical_to_alone(toy_world, key):
+    keys = jax.random.split(key, 64)
+    go = _run(toy_world, key, 40)
+    batched = jax.jit(jax.vmap(go))(keys)
+    alone = jax.jit(go)(keys[17])
+    for b, a in zip(batched, alone, strict=True):
+        np.testing.assert_array_equal(np.asarray(b[17]), np.asarray(a))
+
+
+def test_step_traces_once(toy_world, toy_step, toy_reset, key):
+    state = toy_reset(key)
+    toy_step(toy_world, state, random_actions(toy_world, key))
+    traced = TRACES["step"]
+    for i in range(20):
+        action = random_actions(toy_world, jax.random.fold_in(key, i))
+        state, _ = toy_step(toy_world, state, action)
+    assert TRACES["step"] == traced <= 2  # once here, at most once more by an earlier test
+
+
+def test_bad_input_is_rejected(toy_world, toy_reset, key):
+    state = toy_reset(key)
+    a = TOY.num_agents
+    with pytest.raises(ValueError, match="shape"):
+        toy_world.step(state, jnp.zeros((a + 1,), jnp.int32))
+    with pytest.raises(ValueError, match="integer"):
+        toy_world.step(state, jnp.zeros((a,), jnp.float32))
+    with pytest.raises(ValueError, match="out of range"):
+        toy_world.step(state, jnp.full((a,), 12, jnp.int32))
+    with pytest.raises(ValueError, match="unknown map id"):
+        toy_world.reset(key, map_id=3)
+    cont = gw.World(dataclasses.replace(TOY, action_space="continuous"), toy_world.maps)
+    with pytest.raises(ValueError, match="NaN"):
+        cont.step(state, jnp.full((a, 2), jnp.nan, jnp.float32))
+    with pytest.raises(ValueError, match="shape"):
+        cont.step(state, jnp.zeros((a,), jnp.float32))
+    with pytest.raises(ValueError, match="action_space"):
+        gw.WorldConfig(action_space="teleport")  # type: ignore[arg-type]
+
+
+def test_nan_actions_inside_jit_are_zeroed(toy_world, toy_reset, key):
+    cont = gw.World(dataclasses.replace(TOY, action_space="continuous"), toy_world.maps)
+    state = toy_reset(key)  # the state does not depend on the action space
+    nan = jnp.full((TOY.num_agents, 2), jnp.nan, jnp.float32)
+    zero = jnp.zeros((TOY.num_agents, 2), jnp.float32)
+    step = jax.jit(cont.step)
+    a, _ = step(state, nan)
+    b, _ = step(state, zero)
+    np.testing.assert_array_equal(a.agents.x, b.agents.x)
+
+
+@pytest.mark.parametrize("behaviour", ["respawn", "remove", "keep"])
+def test_collision_behaviours(toy_world, toy_step, toy_reset, behaviour, key):
+    # Two cars placed on top of each other collide on the first step.
+    if behaviour == TOY.collision_behaviour:
+        world = toy_world
+    else:
+        world = gw.World(dataclasses.replace(TOY, collision_behaviour=behaviour), toy_world.maps)
+    state = toy_reset(key)
+    agents = state.agents
+    agents = eqx.tree_at(
+        lambda s: (s.x, s.y, s.yaw),
+        agents,
+        (
+            agents.x.at[1].set(agents.x[0]),
+            agents.y.at[1].set(agents.y[0]),
+            agents.yaw.at[1].set(agents.yaw[0]),
+        ),
+    )
+    state = eqx.tree_at(lambda s: s.agents, state, agents)
+    state, out = toy_step(world, state, jnp.full((TOY.num_agents,), 7, jnp.int32))
+    assert bool(out.events.collision[0]) and bool(out.events.collision[1])
+    assert bool(out.done[0]) == (behaviour != "keep")
+    if behaviour == "keep":
+        assert bool(state.agents.valid[0]) and int(state.agents.age[0]) == 1
+    if behaviour == "remove":
+        assert not bool(state.agents.valid[0]) and bool(state.agents.removed[0])
+    assert float(out.reward[0]) <= 0.0
+
+
+def test_lane_following_controller_earns_reward_on_toy(toy_world, key):
+    # A pure-pursuit reference driver should reach goals on the ring far more often than it
+    # crashes: the toy's reward must reward driving the route.
+    world = gw.World(dataclasses.replace(TOY, action_space="continuous"), toy_world.maps)
+
+    def drive(state):
+        obs = world.observe(state)
+        tx, ty = obs.route[:, 1, 0], obs.route[:, 1, 1]
+        curvature = 2 * ty / (tx**2 + ty**2 + 1e-3)
+        accel = jnp.clip(8.0 - obs.ego[:, 0], -3.0, 2.0)
+        return jnp.stack([accel, jnp.arctan(curvature * state.agents.wheelbase)], -1)
+
+    @jax.jit
+    def roll(key):
+        state = world.reset(key)
+
+        def body(s, _):
+            return world.step(s, drive(s))
+
+        return jax.lax.scan(body, state, None, 250)[1]
+
+    out = roll(key)
+    assert int(out.events.goal_reached.sum()) >= 4
+    assert int(out.events.offroad.sum()) == 0
+    assert float(out.reward.sum()) > 0
+    assert float(out.progress.sum()) > 0.8 * float(out.distance.sum())
