@@ -31,9 +31,10 @@ VIEW_PARAMS = 32
 NO_KEY = 0x7FFFFFFF
 # Smallest |direction component| kept, so slab divisions never make 0 * inf.
 _TINY = 1e-20
-# Light direction for face shading (unit, from above and the south-west) and its weights.
+# Light direction for face shading (unit, from above, the north and the east), and weights of
+# a half-Lambert term (0.5 + 0.5 n.L): every face of a box gets its own brightness.
 _LIGHT = (0.36, 0.48, 0.80)
-_AMBIENT, _DIFFUSE = 0.45, 0.55
+_AMBIENT, _DIFFUSE = 0.5, 0.5
 
 
 class BoxHit(NamedTuple):
@@ -138,7 +139,7 @@ def box_surface(
     nz = jnp.where(on_z, sign(d_box[2]), 0.0)
     c, s = box(BOX_COS), box(BOX_SIN)
     nx, ny = c * nx_box - s * ny_box, s * nx_box + c * ny_box
-    lit = jnp.maximum(nx * _LIGHT[0] + ny * _LIGHT[1] + nz * _LIGHT[2], 0.0)
+    lit = 0.5 + 0.5 * (nx * _LIGHT[0] + ny * _LIGHT[1] + nz * _LIGHT[2])
     shade = _AMBIENT + _DIFFUSE * lit
     rgb = (box(BOX_R) * shade, box(BOX_G) * shade, box(BOX_B) * shade)
     return BoxHit(
