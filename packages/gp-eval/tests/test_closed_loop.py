@@ -1,37 +1,26 @@
 """Closed-loop harness with the baseline driving every agent (one shared compiled rollout)."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
-import gp_world as gw
 from gp_eval import (
-    BaselinePlanner,
-    ClosedLoopConfig,
     carla,
-    evaluate_closed_loop,
     policy_slots,
     run_rollouts,
 )
 
-SEEDS = (0, 1)
-STEPS = 200  # 20 s: every toy route (40-150 m) can be finished at the 8 m/s ring limit
+from .conftest import SEEDS, STEPS
 
 
 @pytest.fixture(scope="module")
-def toy_world():
-    # A respawn right in front of a moving car (default clearance 1 m) is a crash no driver can
-    # avoid; evaluation worlds keep respawns 8 m clear so collisions measure the driving.
-    cfg = dataclasses.replace(gw.WorldConfig.toy(), action_space="continuous", spawn_clearance=8.0)
-    return gw.World(cfg, gw.build_map_bank(cfg, "heldout"))
+def baseline_run(toy_run):
+    _, planner, result = toy_run
+    return planner, result
 
 
 @pytest.fixture(scope="module")
-def baseline_run(toy_world):
-    planner = BaselinePlanner("continuous", toy_world.config.dt)
-    cfg = ClosedLoopConfig(seeds=SEEDS, num_steps=STEPS)
-    return planner, evaluate_closed_loop(toy_world, planner, cfg)
+def toy_world(toy_run):
+    return toy_run[0]
 
 
 def test_baseline_completes_routes_without_incidents(baseline_run):
@@ -69,7 +58,7 @@ def test_route_scores_follow_their_definitions(baseline_run):
 
 def test_rollouts_are_deterministic(toy_world, baseline_run):
     planner, result = baseline_run
-    again = run_rollouts(toy_world, planner, planner, SEEDS, STEPS)
+    again = run_rollouts(toy_world, planner, planner, SEEDS, STEPS, with_observations=True)
     np.testing.assert_array_equal(again.x, result.record.x)
     np.testing.assert_array_equal(again.collision, result.record.collision)
 

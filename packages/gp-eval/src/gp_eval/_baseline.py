@@ -47,6 +47,7 @@ class BaselineConfig:
     corridor_margin: float = 0.4  # m added to half-widths for "in my path"
     yield_horizon: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)  # s
     yield_slack: float = 1.0  # s: yield if the other arrives no later than this after us
+    comfort_jerk: float = 3.0  # m/s³ between successive acceleration commands
 
 
 def _project(path: Array, path_valid: Array, point: Array) -> tuple[Array, Array]:
@@ -98,34 +99,40 @@ class BaselinePlanner(eqx.Module):
         path = jnp.concatenate([jnp.zeros((1, 2), jnp.float32), route[:, :2]])
         path_valid = jnp.concatenate([jnp.ones((1,), bool), route_valid])
 
-        # Lateral: pure pursuit on the first route point beyond the lookahead distance.
+        # Lateral: pure pursuit on the path point at the lookahead arc length (interpolated, so
+        # the target slides smoothly instead of jumping from waypoint to waypoint).
         lookahead = jnp.clip(cfg.lookahead_time * v, cfg.lookahead_min, cfg.lookahead_max)
-        dist = jnp.linalg.norm(route[:, :2], axis=-1)
-        beyond = route_valid & (dist >= lookahead)
-        last_valid = jnp.maximum(jnp.sum(route_valid.astype(jnp.int32)) - 1, 0)
-        target_i = jnp.where(beyond.any(), jnp.argmax(beyond), last_valid)
-        target = route[target_i, :2]
+        seg = jnp.linalg.norm(jnp.diff(path, axis=0), axis=-1)
+        seg = jnp.where(route_valid, seg, 0.0)
+        s_along = jnp.cumsum(seg)  # arc length at each route point
+        s_start = s_along - seg
+        reach = jnp.minimum(lookahead, s_along[-1])
+        inside = route_valid & (s_along >= reach)
+        k = jnp.where(inside.any(), jnp.argmax(inside), 0)
+        frac = jnp.clip((reach - s_start[k]) / jnp.maximum(seg[k], 1e-3), 0.0, 1.0)
+        target = path[k] + frac * (path[k + 1] - path[k])
         d2 = jnp.maximum((target**2).sum(), 1.0)
         curvature = jnp.where(route_valid.any(), 2.0 * target[1] / d2, 0.0)
         wheelbase = WHEELBASE_FRACTION * length
         steer = jnp.arctan(wheelbase * curvature)
 
-        # Desired speed: the limit, lowered ahead of curves so that v²·κ <= max_lat_accel.
+        # Curve speeds: v²·κ <= max_lat_accel at every route point, reached by braking at
+        # decel_comfort at most; the IDM's free-road target is the speed limit.
         heading = jnp.arctan2(route[:, 3], route[:, 2])
-        seg = jnp.linalg.norm(jnp.diff(path, axis=0), axis=-1)
         prev_heading = jnp.concatenate([jnp.zeros((1,), jnp.float32), heading[:-1]])
         kappa = jnp.abs(
             jnp.arctan2(jnp.sin(heading - prev_heading), jnp.cos(heading - prev_heading))
         )
         kappa = kappa / jnp.maximum(seg, 0.5)
         v_curve = jnp.sqrt(cfg.max_lat_accel / jnp.maximum(kappa, 1e-4))
-        s_along = jnp.cumsum(seg)
-        v_allowed = jnp.sqrt(v_curve**2 + 2.0 * cfg.decel_comfort * jnp.maximum(s_along - 2.0, 0.0))
-        desired = jnp.minimum(
-            ego[EGO_SPEED_LIMIT], jnp.min(jnp.where(route_valid, v_allowed, jnp.inf))
-        )
-        desired = jnp.maximum(desired, 0.5)
+        # The turn begins on the segment before the point whose heading changed.
+        to_curve = jnp.maximum(s_start - 0.5 * length, 0.5)
+        need = (v_curve**2 - v**2) / (2.0 * to_curve)
+        curve_a = jnp.min(jnp.where(route_valid & (v_curve < v), need, jnp.inf))
+        near_curve = jnp.min(jnp.where(route_valid & (s_start < 0.5 * length), v_curve, jnp.inf))
+        desired = jnp.maximum(jnp.minimum(ego[EGO_SPEED_LIMIT], near_curve), 0.5)
         accel = idm_accel(v, desired, jnp.float32(1e3), v, cfg)  # free road
+        accel = jnp.minimum(accel, jnp.maximum(curve_a, -cfg.decel_comfort))
 
         # Leaders and predicted conflicts among the K nearest agents.
         def obstacle(other, ok):
@@ -168,6 +175,10 @@ class BaselinePlanner(eqx.Module):
         stop_a = idm_accel(v, desired, gap + cfg.min_gap, jnp.float32(0.0), cfg)
         accel = jnp.minimum(accel, jnp.min(jnp.where(must_stop, stop_a, jnp.inf)))
         accel = jnp.clip(accel, -cfg.decel_max, cfg.accel_max)
+        # Comfort: change the acceleration at most comfort_jerk per second, except to brake hard.
+        rate = cfg.comfort_jerk * self.dt
+        smooth = jnp.clip(accel, ego[EGO_ACCEL] - rate, ego[EGO_ACCEL] + rate)
+        accel = jnp.where(accel < -cfg.decel_comfort, accel, smooth)
         return accel, steer
 
     def controls(self, obs) -> tuple[Float[Array, " A"], Float[Array, " A"]]:

@@ -28,6 +28,7 @@ class ClosedLoopConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3)
     num_steps: int = 400
     policy_fraction: float = 1.0
+    with_observations: bool = False  # keep observations in the record (for open-loop scenes)
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -53,7 +54,11 @@ class ClosedLoopResult:
 
 
 def _record_dict(record: RolloutRecord, i: int) -> dict[str, np.ndarray]:
-    return {f.name: np.asarray(getattr(record, f.name))[i] for f in dataclasses.fields(record)}
+    return {
+        f.name: np.asarray(getattr(record, f.name))[i]
+        for f in dataclasses.fields(record)
+        if f.name != "observation"
+    }
 
 
 def evaluate_closed_loop(
@@ -65,7 +70,15 @@ def evaluate_closed_loop(
     """Run `policy` (obs, key) -> action on `world` and score it (see ClosedLoopConfig)."""
     if baseline is None:
         baseline = BaselinePlanner(world.config.action_space, world.config.dt)
-    record = run_rollouts(world, policy, baseline, cfg.seeds, cfg.num_steps, cfg.policy_fraction)
+    record = run_rollouts(
+        world,
+        policy,
+        baseline,
+        cfg.seeds,
+        cfg.num_steps,
+        cfg.policy_fraction,
+        cfg.with_observations,
+    )
     lane_width = world.config.town.lane_width
     drivable = np.asarray(world.maps.drivable)
     origin = np.asarray(world.maps.origin)

@@ -53,6 +53,8 @@ class RolloutRecord(eqx.Module):
     progress: Float[Array, "T A"]
     reward: Float[Array, "T A"]
     partner: Int[Array, "T A"]
+    stop_line_state: Int[Array, "T S"]  # light state (gw.RED...) of every stop line, pre-step
+    observation: Any  # PrivilegedObservation [T, A, ...] before each step, or None
     by_policy: Bool[Array, " A"]
     map_id: Int[Array, ""]
 
@@ -73,9 +75,11 @@ def rollout(
     key: Array,
     num_steps: int,
     map_id: int | Array | None = None,
+    with_observations: bool = False,
 ) -> RolloutRecord:
     """Run one world for `num_steps` steps (pure; jit/vmap it). Slots with `by_policy` take the
-    policy's action, the others the baseline's."""
+    policy's action, the others the baseline's. `with_observations` also keeps every step's
+    observation (for open-loop scenes)."""
     k_reset, k_run = jax.random.split(key)
     state = world.reset(k_reset, map_id)
     cfg = world.config
@@ -93,6 +97,10 @@ def rollout(
         overlap = overlap & live[:, None] & live[None, :]
         partner = jnp.where(overlap.any(-1), jnp.argmax(overlap, -1), -1).astype(jnp.int32)
         new_state, out = world.step(state, action)
+        maps, m = world.maps, state.map_id
+        lights = gw.light_state(
+            state.lights, maps.stop_line_intersection[m], maps.stop_line_phase[m], cfg
+        )
         ev = out.events
         rec = RolloutRecord(
             x=moved.x,
@@ -121,6 +129,8 @@ def rollout(
             progress=out.progress,
             reward=out.reward,
             partner=partner,
+            stop_line_state=lights,
+            observation=obs if with_observations else None,
             by_policy=by_policy,
             map_id=state.map_id,
         )
@@ -132,11 +142,15 @@ def rollout(
 
 
 @eqx.filter_jit
-def _batched_rollouts(world, policy, baseline, by_policy, keys, maps, num_steps: int):
+def _batched_rollouts(
+    world, policy, baseline, by_policy, keys, maps, num_steps: int, with_observations: bool
+):
     # filter_jit keys its cache on the world config, the policy's structure and the shapes, so a
     # second evaluation of the same kind of policy on the same kind of world does not recompile.
     return jax.vmap(
-        lambda k, m: rollout(world, policy, baseline, by_policy, k, num_steps, m),
+        lambda k, m: rollout(
+            world, policy, baseline, by_policy, k, num_steps, m, with_observations
+        ),
     )(keys, maps)
 
 
@@ -147,11 +161,14 @@ def run_rollouts(
     seeds: tuple[int, ...],
     num_steps: int,
     policy_fraction: float = 1.0,
+    with_observations: bool = False,
 ) -> RolloutRecord:
     """One world per seed (map `seed mod num_maps`), batched with vmap; host numpy record with a
     leading seed axis. Same seed and config give the same record."""
     by_policy = jnp.asarray(policy_slots(world.config.num_agents, policy_fraction))
     keys = jnp.stack([jax.random.key(s) for s in seeds])
     maps = jnp.asarray([s % world.maps.num_maps for s in seeds], jnp.int32)
-    record = _batched_rollouts(world, policy, baseline, by_policy, keys, maps, int(num_steps))
+    record = _batched_rollouts(
+        world, policy, baseline, by_policy, keys, maps, int(num_steps), bool(with_observations)
+    )
     return jax.tree.map(np.asarray, record)
