@@ -109,3 +109,34 @@ def test_config_refuses_unknown_modes():
         ga.AdaptConfig(trainable="everything")
     with pytest.raises(ValueError, match="feature_loss"):
         ga.AdaptConfig(feature_loss="l1")
+
+
+def test_gp_agents_student_adapts_with_its_planner_frozen(toy_pairs):
+    """The real pixel student: only its view encoder moves, and the gap shrinks."""
+    gp_agents = pytest.importorskip("gp_agents")
+    gp_world = pytest.importorskip("gp_world")
+    real = testing.student_observations(toy_pairs["shifted"])
+    rendered = testing.student_observations(toy_pairs["scenes"].image)
+    one = jax.tree.map(lambda x: x[0], rendered)
+    student = gp_agents.StudentPolicy(
+        gp_agents.StudentConfig.toy(), one, gp_world.action_space("jerk"), key=jax.random.key(4)
+    )
+    head = lambda t: jax.tree.map(lambda x: x[:TRAIN], t)  # noqa: E731
+    tail = lambda t: jax.tree.map(lambda x: x[TRAIN:], t)  # noqa: E731
+    config = ga.AdaptConfig(steps=30, batch_size=8, log_every=30, action_kl=0.5)
+    result = ga.adapt(
+        student, head(real), head(rendered), config, eval_pairs=(tail(real), tail(rendered))
+    )
+    assert result.history[-1]["feature_gap"] < GAP_REDUCTION * result.history[0]["feature_gap"]
+    adapted = result.student
+    assert _changed(adapted.view_encoder, student.view_encoder)
+    for frozen in (
+        "measurement_encoder",
+        "route_encoder",
+        "norm",
+        "trunk",
+        "actor_head",
+        "value_head",
+        "trajectory_head",
+    ):
+        assert not _changed(getattr(adapted, frozen), getattr(student, frozen)), frozen

@@ -3,6 +3,8 @@ with gp-agents' student interface (`view_encoder`, `latent`, `distribution_from_
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -11,7 +13,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, UInt8
 
 from gp_adapt._calibration import calibration_from_rig, ego_matrix
 from gp_adapt._paired import AnnotatedBoxes, PairedSample, render_paired_view
-from gp_agents import Categorical
+from gp_agents import Categorical, StudentObservation
 from gp_render import RenderConfig, SemanticClass, build_ground, pinhole_camera
 
 TOY_CLASSES = (SemanticClass.VEHICLE, SemanticClass.CYCLIST, SemanticClass.PEDESTRIAN)
@@ -147,3 +149,18 @@ class ToyStudent(eqx.Module):
 def toy_observations(images: UInt8[Array, "n views h w 3"]) -> ToyObservation:
     """Observations with zero measurements around a batch of views."""
     return ToyObservation(images, jnp.zeros((images.shape[0], 3), jnp.float32))
+
+
+def student_observations(images: UInt8[Array, "n views h w 3"], route_points: int = 4) -> Any:
+    """gp-agents `StudentObservation`s around a batch of views: standing still, the route
+    straight ahead every 5 m (the scenes hold no measurements or routes of their own)."""
+    n = images.shape[0]
+    ahead = 5.0 * jnp.arange(1, route_points + 1, dtype=jnp.float32)
+    route = jnp.stack([ahead, jnp.zeros_like(ahead)], -1)
+    return StudentObservation(
+        images=images,
+        measurements=jnp.zeros((n, 3), jnp.float32),
+        route=jnp.broadcast_to(route, (n, route_points, 2)),
+        route_valid=jnp.ones((n, route_points), bool),
+        valid=jnp.ones((n,), bool),
+    )
