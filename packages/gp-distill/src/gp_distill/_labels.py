@@ -1,0 +1,75 @@
+"""Teacher labels of visited states: action distribution, latent, value, and a future
+trajectory from a forked teacher rollout (all agents driven by the teacher in the fork)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float
+
+import gp_agents as ga
+import gp_world as gw
+
+
+class TeacherLabels(eqx.Module):
+    """Per agent slot of one world (leading agent axis A)."""
+
+    distribution: Any
+    """The teacher's action distribution (Categorical or ScaledBeta), leaves [A, ...]."""
+    latent: Float[Array, "A latent"]
+    value: Float[Array, " A"]
+    trajectory: Float[Array, "A 8 3"]
+    """Poses (x, y, heading) in the ego frame at 0.5, ..., 4.0 s of the forked rollout."""
+    trajectory_valid: Bool[Array, "A 8"]
+    """The pose was reached before the agent's episode ended in the fork (or no fork ran)."""
+
+
+def teacher_outputs(teacher: Any, privileged: Any) -> tuple[Any, Array, Array]:
+    """(distribution, latent, value) of every agent of one world from its privileged obs."""
+
+    def one(observation: Any) -> tuple[Any, Array, Array]:
+        latent = teacher.latent(observation)
+        return teacher.action_distribution(observation), latent, teacher.value(observation)
+
+    return jax.vmap(one)(privileged)
+
+
+def teacher_action(distribution: Any, key: Array, greedy: bool) -> Array:
+    """One action per agent from distributions with leading axis A."""
+    if greedy:
+        return jax.vmap(lambda d: d.mode())(distribution)
+    keys = jax.random.split(key, jax.tree.leaves(distribution)[0].shape[0])
+    return jax.vmap(lambda d, k: d.sample(k))(distribution, keys)
+
+
+def fork_trajectories(
+    teacher: Any, world: Any, state: Any, horizon: int = 40
+) -> tuple[Float[Array, "A 8 3"], Bool[Array, "A 8"]]:
+    """Fork ONE world at `state`, let the teacher drive every agent greedily for `horizon`
+    steps, and return each agent's 8 evenly spaced future poses in its ego frame at the fork.
+
+    Poses after an agent's episode ended in the fork (its slot respawned) are invalid.
+    """
+    poses_every = horizon // ga.TRAJECTORY_POSES
+    start = state.agents
+
+    def step(carry: Any, _: Any) -> tuple[Any, tuple[Array, Array, Array, Array]]:
+        world_state, alive = carry
+        distribution, _, _ = teacher_outputs(teacher, world.observe(world_state))
+        action = jax.vmap(lambda d: d.mode())(distribution)
+        world_state, out = world.step(world_state, action)
+        alive = alive & ~out.done & out.valid
+        a = world_state.agents
+        return (world_state, alive), (a.x, a.y, a.yaw, alive)
+
+    _, (x, y, yaw, alive) = jax.lax.scan(step, (state, start.valid), None, horizon)
+    pick = jnp.arange(1, ga.TRAJECTORY_POSES + 1) * poses_every - 1
+    x, y, yaw, alive = x[pick].T, y[pick].T, yaw[pick].T, alive[pick].T  # [A, 8]
+    ex, ey = gw.to_ego(x, y, start.x[:, None], start.y[:, None], start.yaw[:, None])
+    turn = yaw - start.yaw[:, None]
+    heading = jnp.arctan2(jnp.sin(turn), jnp.cos(turn))
+    trajectory = jnp.stack([ex, ey, heading], -1)
+    return jnp.where(alive[..., None], trajectory, 0.0), alive

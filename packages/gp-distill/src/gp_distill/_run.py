@@ -1,0 +1,201 @@
+"""A distillation run on disk: config JSON, orbax checkpoints, metrics.jsonl, learning curves.
+
+Everything lives in one run folder; calling `distill_student` again on the same folder resumes
+from the newest checkpoint (and refuses one written with a different config).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import typing
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+import gp_agents as ga
+import gp_world as gw
+from gp_distill._dagger import Dagger, DaggerState, make_dagger
+from gp_distill.config import DistillConfig
+
+CURVE_KEYS = (
+    "rollout_agreement",
+    "loss_action",
+    "loss_feature",
+    "loss_trajectory",
+    "offroad_per_km",
+    "collisions_per_km",
+)
+RUN_LENGTH_KEYS = ("dagger.iterations", "checkpoint_every", "keep_checkpoints", "progress")
+"""Config entries a resumed run may change (its length and bookkeeping, not the maths)."""
+
+
+def from_json(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a (nested) frozen config dataclass from its `dataclasses.asdict` JSON."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for field in dataclasses.fields(cls):
+        if field.name not in data:
+            continue
+        value, hint = data[field.name], hints[field.name]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = from_json(hint, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[field.name] = value
+    return cls(**kwargs)
+
+
+def load_teacher(teacher_run: str | Path, world: Any) -> Any:
+    """The trained TeacherPolicy of a gp-agents teacher run folder (newest checkpoint)."""
+    run = Path(teacher_run)
+    config_path = run / "config.json"
+    if not config_path.exists():
+        raise FileNotFoundError(f"{run} holds no teacher run (no config.json)")
+    config_json = json.loads(config_path.read_text())
+    train_cfg = from_json(ga.TrainConfig, config_json)
+    trainer = ga.make_trainer(train_cfg, world, devices=jax.devices()[:1])
+    template = trainer.init(jax.random.key(train_cfg.seed))
+    checkpoints = ga.Checkpointer(run / "checkpoints", config_json)
+    state, _ = checkpoints.restore(template)
+    checkpoints.close()
+    return state.policy
+
+
+def _maths_config(cfg: DistillConfig) -> dict[str, Any]:
+    """The config without run-length keys: what a checkpoint must agree with to be resumed."""
+    config = cfg.to_json()
+    for dotted in RUN_LENGTH_KEYS:
+        node = config
+        *parents, leaf = dotted.split(".")
+        for name in parents:
+            node = node[name]
+        node.pop(leaf, None)
+    return config
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_distillation(metrics_paths: dict[str, str | Path], png_path: str | Path) -> None:
+    """Learning curves against labelled samples, one line per run (for ablations)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(CURVE_KEYS), figsize=(3.6 * len(CURVE_KEYS), 3.2))
+    for label, path in metrics_paths.items():
+        records = [r for r in _read_metrics(Path(path)) if "samples" in r]
+        if not records:
+            continue
+        x = np.array([r["samples"] for r in records], float)
+        for ax, name in zip(axes, CURVE_KEYS, strict=True):
+            ax.plot(x, [r[name] for r in records], "o-", ms=3, label=label)
+    for ax, name in zip(axes, CURVE_KEYS, strict=True):
+        ax.set_title(name.replace("_", " "))
+        ax.set_xlabel("labelled samples")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+
+
+def build_distillation(
+    cfg: DistillConfig, teacher: Any = None, world: Any = None
+) -> tuple[Dagger, Any, Any, Any]:
+    """(dagger, world, teacher, pixels) for `cfg`; the teacher defaults to the scripted one."""
+    if world is None:
+        world = gw.World(cfg.world, gw.build_map_bank(cfg.world, split="train"))
+    if teacher is None:
+        from gp_distill.testing import scripted_teacher
+
+        teacher = scripted_teacher(world, cfg.teacher.latent_size, jax.random.key(cfg.seed + 7))
+    pixels = ga.make_pixel_pipeline(cfg.pixels, world.maps)
+    return make_dagger(cfg, world, teacher, pixels), world, teacher, pixels
+
+
+def distill_student(
+    cfg: DistillConfig,
+    run_dir: str | Path,
+    teacher: Any = None,
+    resume: bool = True,
+    dagger: Dagger | None = None,
+    teacher_name: str = "scripted",
+) -> DaggerState:
+    """Distil (or resume) a student under `run_dir`; returns the final DaggerState.
+
+    Writes `config.json`, `checkpoints/<iteration>/`, `metrics.jsonl` (one line per iteration)
+    and `learning_curves.png`. `teacher`: a trained TeacherPolicy (see `load_teacher`); None
+    uses the scripted route follower of `gp_distill.testing`. `dagger` (from
+    `build_distillation`) skips recompiling when a process runs several chunks.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    maths = _maths_config(cfg)
+    config_path = run_dir / "config.json"
+    if config_path.exists() and resume:
+        saved = json.loads(config_path.read_text())
+        diffs = ga.config_differences(_strip(saved), maths)
+        if diffs:
+            raise ga.CheckpointError(
+                f"{run_dir} holds a run with another config (use a new folder):\n  "
+                + "\n  ".join(diffs)
+            )
+    config_path.write_text(json.dumps({**cfg.to_json(), "teacher_name": teacher_name}, indent=2))
+    if dagger is None:
+        dagger = build_distillation(cfg, teacher)[0]
+    checkpoints = ga.Checkpointer(run_dir / "checkpoints", maths, keep=cfg.keep_checkpoints)
+    metrics_path = run_dir / "metrics.jsonl"
+    state = dagger.init(jax.random.key(cfg.seed))
+    if resume and checkpoints.latest_step() is not None:
+        state, _ = checkpoints.restore(state)
+    elif metrics_path.exists():
+        metrics_path.unlink()
+    start = int(state.iteration)
+    kept = [r for r in _read_metrics(metrics_path) if int(r.get("iteration", 0)) <= start]
+    metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    total = cfg.dagger.iterations
+    bar = tqdm(total=total, initial=start, disable=not cfg.progress, unit="it", dynamic_ncols=True)
+    with metrics_path.open("a") as log:
+        while int(state.iteration) < total:
+            tick = time.perf_counter()
+            state, metrics = dagger.iteration(state)
+            metrics = jax.device_get(metrics)
+            seconds = time.perf_counter() - tick
+            record = {name: float(np.asarray(v)) for name, v in metrics.items()}
+            record["iteration"] = int(record["iteration"])
+            record["samples"] = int(record["samples"])
+            record["agent_steps"] = record["iteration"] * dagger.agent_steps_per_iteration
+            record["agent_steps_per_s"] = dagger.agent_steps_per_iteration / seconds
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            bar.update(1)
+            bar.set_postfix(
+                agree=f"{record['rollout_agreement']:.2f}",
+                kl=f"{record['loss_action']:.3f}",
+                beta=f"{record['beta']:.2f}",
+                sps=f"{record['agent_steps_per_s']:.3g}",
+            )
+            iteration = record["iteration"]
+            if iteration % cfg.checkpoint_every == 0 or iteration == total:
+                checkpoints.save(iteration, state, {"samples": record["samples"]})
+    bar.close()
+    checkpoints.close()
+    plot_distillation({run_dir.name: metrics_path}, run_dir / "learning_curves.png")
+    return state
+
+
+def _strip(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config.json reduced to the keys that must match on resume."""
+    saved = {k: v for k, v in saved.items() if k != "teacher_name"}
+    cfg = from_json(DistillConfig, saved)
+    return _maths_config(cfg)
