@@ -9,6 +9,8 @@ import gp_world as gw
 from gp_world._dynamics import GRID_TABLE, JERK_TABLE, MAX_JERK, MAX_STEER_RATE
 
 DT = 0.1
+_forward = jax.jit(gw.forward, static_argnums=(2, 3))
+_inverse = jax.jit(gw.inverse, static_argnums=(2, 3))
 # Float32 arithmetic in the rate-limit clip (a + (target - a)) loses a few ulps.
 CONTINUOUS_TOL = 1e-5
 
@@ -48,8 +50,8 @@ def test_inverse_recovers_action(space, batch, key):
         accel = target[..., 0] + off[..., 0] * MAX_JERK * DT
         steer = target[..., 1] + off[..., 1] * MAX_STEER_RATE * DT
     before = _state(k_state, batch, accel, steer)
-    after = gw.forward(before, action, space, DT)
-    recovered = gw.inverse(before, after, space, DT)
+    after = _forward(before, action, space, DT)
+    recovered = _inverse(before, after, space, DT)
     assert recovered.shape == action.shape
     if space == "continuous":
         np.testing.assert_allclose(recovered, action, atol=CONTINUOUS_TOL)

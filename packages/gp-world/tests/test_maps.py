@@ -75,17 +75,18 @@ def test_lane_graph_is_continuous(bank):
 
 def test_routes_are_connected_lane_sequences(bank):
     spacing = CFG.town.lane_point_spacing
+    route_lanes, route_points = np.asarray(bank.route_lanes), np.asarray(bank.route_points)
     for m in range(bank.num_maps):
         succ = np.asarray(bank.lane_successors[m])
         n_routes = int(bank.num_routes[m])
         assert n_routes == CFG.routes_per_map
         for r in range(n_routes):
-            lanes = np.asarray(bank.route_lanes[m, r])
+            lanes = route_lanes[m, r]
             lanes = lanes[lanes >= 0]
             for a, b in itertools.pairwise(lanes):
                 assert b in succ[a], f"map {m} route {r}: lane {b} does not follow {a}"
             n = int(bank.route_num_points[m, r])
-            pts = np.asarray(bank.route_points[m, r, :n])
+            pts = route_points[m, r, :n]
             gaps = np.linalg.norm(np.diff(pts[:, :2], axis=0), axis=1)
             assert gaps.max() <= spacing * 1.01 + 1e-3  # no jumps along the route
             np.testing.assert_allclose(np.diff(pts[:, 3]), gaps, atol=1e-3)
