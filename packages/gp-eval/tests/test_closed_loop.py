@@ -13,20 +13,20 @@ from .conftest import SEEDS, STEPS
 
 
 @pytest.fixture(scope="module")
-def baseline_run(toy_run):
-    _, planner, result = toy_run
+def baseline_run(town_run):
+    _, planner, result = town_run
     return planner, result
 
 
 @pytest.fixture(scope="module")
-def toy_world(toy_run):
-    return toy_run[0]
+def town_world(town_run):
+    return town_run[0]
 
 
 def test_baseline_completes_routes_without_incidents(baseline_run):
     _, result = baseline_run
     m = result.metrics
-    assert m["routes"] == len(SEEDS) * 4  # every slot's first route is scored
+    assert m["routes"] == len(SEEDS) * 8  # every slot's first route is scored
     assert m["collisions_per_km"] == 0.0
     assert m["offroad_per_km"] == 0.0
     assert m["red_lights_per_km"] == 0.0
@@ -56,9 +56,9 @@ def test_route_scores_follow_their_definitions(baseline_run):
         assert r["nuplan_cls"] == pytest.approx(mult * weighted / 16)
 
 
-def test_rollouts_are_deterministic(toy_world, baseline_run):
+def test_rollouts_are_deterministic(town_world, baseline_run):
     planner, result = baseline_run
-    again = run_rollouts(toy_world, planner, planner, SEEDS, STEPS, with_observations=True)
+    again = run_rollouts(town_world, planner, planner, SEEDS, STEPS, with_observations=True)
     np.testing.assert_array_equal(again.x, result.record.x)
     np.testing.assert_array_equal(again.collision, result.record.collision)
 
@@ -75,3 +75,15 @@ def test_carla_route_record_from_episode(baseline_run):
     ep = next(e for e in result.episodes if e.first)
     route = carla.RouteResult(100.0 * ep.route_completion, length_m=ep.route_length)
     assert carla.route_driving_score(route) == pytest.approx(100.0 * ep.route_completion)
+
+
+def test_baseline_waits_at_red_lights(baseline_run):
+    _, result = baseline_run
+    obs = result.record.observation
+    stops = np.asarray(obs.stop_lines)[..., 0, :]  # nearest stop line on the route
+    valid = np.asarray(obs.stop_lines_valid)[..., 0]
+    red_close = valid & (stops[..., 3] > 0.5) & (stops[..., 0] < 8.0)
+    waiting = red_close & (np.asarray(result.record.speed) < 0.5)
+    # Agents met red lights within 8 m and stood still there, and none was run.
+    assert waiting.sum() > 10
+    assert result.metrics["red_lights_per_km"] == 0.0

@@ -113,8 +113,8 @@ def test_plan_shape_is_checked():
         score_frame(_scene(), _road(), np.zeros((6, 3)))
 
 
-def test_scenes_from_a_log(toy_run):
-    world, _, result = toy_run
+def test_scenes_from_a_log(town_run):
+    world, _, result = town_run
     scenes = cut_scenes(result.record, world.maps, max_scenes=3)
     assert len(scenes) == 3
     cfg = world.config
