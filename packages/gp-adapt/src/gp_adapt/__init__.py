@@ -25,6 +25,12 @@ from gp_adapt._calibration import (
     rescale_intrinsics,
     yaw_of,
 )
+from gp_adapt._experiment import (
+    behaviour_clone,
+    quality_experiment,
+    results_table,
+    teacher_agreement,
+)
 from gp_adapt._folder import class_id, read_folder, read_folder_sample, write_folder_sample
 from gp_adapt._nuscenes import (
     NuScenesTables,
@@ -61,7 +67,7 @@ from gp_adapt._training import (
     plot_adaptation,
     restore_adapted,
 )
-from gp_adapt.config import MAX_SEVERITY, AdaptConfig, DomainShift
+from gp_adapt.config import MAX_SEVERITY, AdaptConfig, DomainShift, ExperimentConfig
 
 __version__ = "0.1.0"
 
@@ -74,6 +80,7 @@ __all__ = [
     "AnnotatedBoxes",
     "Calibration",
     "DomainShift",
+    "ExperimentConfig",
     "ImageAdapter",
     "NuScenesTables",
     "PairedSample",
@@ -82,6 +89,7 @@ __all__ = [
     "action_agreement",
     "adapt",
     "adaptation_loss",
+    "behaviour_clone",
     "box_image_regions",
     "calibrated_view",
     "calibration_from_rig",
@@ -107,6 +115,7 @@ __all__ = [
     "plot_adaptation",
     "pose_matrix",
     "prepare_student",
+    "quality_experiment",
     "quaternion_matrix",
     "read_folder",
     "read_folder_sample",
@@ -114,10 +123,12 @@ __all__ = [
     "renderer_boxes",
     "rescale_intrinsics",
     "restore_adapted",
+    "results_table",
     "shift_photometry",
     "shifted_sample",
     "shifted_view",
     "stack_samples",
+    "teacher_agreement",
     "trainable_mask",
     "write_folder_sample",
     "yaw_of",

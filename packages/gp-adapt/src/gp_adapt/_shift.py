@@ -30,11 +30,16 @@ class ShiftedLook(eqx.Module):
     exposure_stops: Float[Array, ""]
     gamma: Float[Array, ""]
     blur_sigma: Float[Array, ""]
+    strength: Float[Array, ""]
+    """Fraction of the strongest shift; scales the per-image effects too."""
+    unshifted: bool = eqx.field(static=True, default=False)
+    """Known to be severity 0 at trace time: images pass through untouched, bit for bit."""
 
 
-def domain_look(shift: DomainShift) -> ShiftedLook:
-    """The domain's systematic look, a pure function of (seed, severity)."""
-    s = shift.strength
+def domain_look(shift: DomainShift, strength: Float[Array, ""] | None = None) -> ShiftedLook:
+    """The domain's systematic look, a pure function of (seed, severity); `strength` (a traced
+    fraction of the strongest shift) overrides the severity, so one compile serves them all."""
+    s = shift.strength if strength is None else strength
     k = jax.random.split(jax.random.key(shift.seed), 4)
     palette = default_palette() + shift.palette_jitter * s * jax.random.uniform(
         k[0], (NUM_CLASSES, 3), jnp.float32, -1.0, 1.0
@@ -46,6 +51,8 @@ def domain_look(shift: DomainShift) -> ShiftedLook:
         gamma=jnp.asarray(1.0 + shift.gamma_change * s, jnp.float32)
         ** jnp.sign(jax.random.normal(k[3], ())),
         blur_sigma=jnp.asarray(shift.blur_pixels * s, jnp.float32),
+        strength=jnp.asarray(s, jnp.float32),
+        unshifted=strength is None and shift.strength == 0.0,
     )
 
 
@@ -67,16 +74,21 @@ def _rotation(angles: Float[Array, "3"]) -> Float[Array, "3 3"]:
 
 
 def jittered_poses(
-    key: PRNGKeyArray, shift: DomainShift, world_from_camera: Float[Array, "cams 4 4"]
+    key: PRNGKeyArray,
+    shift: DomainShift,
+    world_from_camera: Float[Array, "cams 4 4"],
+    strength: Float[Array, ""] | None = None,
 ) -> Float[Array, "cams 4 4"]:
     """Camera poses perturbed by a small random rotation and offset (a loose or recalibrated
     mount): std `jitter_deg` degrees per axis and `jitter_m` metres per axis at severity 4."""
-    if shift.strength == 0.0:
-        return world_from_camera
+    if strength is None:
+        if shift.strength == 0.0:
+            return world_from_camera
+        strength = jnp.asarray(shift.strength, jnp.float32)
     cams = world_from_camera.shape[0]
     ka, kt = jax.random.split(key)
-    angles = jnp.deg2rad(shift.jitter_deg * shift.strength) * jax.random.normal(ka, (cams, 3))
-    offsets = shift.jitter_m * shift.strength * jax.random.normal(kt, (cams, 3))
+    angles = jnp.deg2rad(shift.jitter_deg * strength) * jax.random.normal(ka, (cams, 3))
+    offsets = shift.jitter_m * strength * jax.random.normal(kt, (cams, 3))
     delta = jnp.zeros((cams, 4, 4), jnp.float32).at[:, 3, 3].set(1.0)
     delta = delta.at[:, :3, :3].set(jax.vmap(_rotation)(angles)).at[:, :3, 3].set(offsets)
     return jnp.einsum("cij,cjk->cik", world_from_camera, delta)
@@ -101,9 +113,9 @@ def shift_photometry(
     key: PRNGKeyArray, shift: DomainShift, look: ShiftedLook, rgb: UInt8[Array, "h w 3"]
 ) -> UInt8[Array, "h w 3"]:
     """Lighting, exposure, colour cast, gamma, blur, surface grain and sensor noise on one view."""
-    if shift.strength == 0.0:
+    if look.unshifted:
         return rgb
-    s = shift.strength
+    s = look.strength
     h, w, _ = rgb.shape
     k = jax.random.split(key, 5)
     x = rgb.astype(jnp.float32) / 255.0
@@ -140,14 +152,19 @@ def shifted_view(
     config: RenderConfig = RenderConfig.cpu(),  # noqa: B008 (frozen, hashable)
     *,
     backend: Backend = "auto",
+    strength: Float[Array, ""] | None = None,
 ) -> UInt8[Array, "cams h w 3"]:
     """SYNTHETIC "real" images (cams, h, w, 3) of one sample's scene in the shifted domain.
 
     Deterministic in (key, sample, shift); the same `shift.seed` gives the same systematic look.
+    `strength` in [0, 1] (traced) overrides `shift.severity` / 4 without recompiling.
     """
-    look = domain_look(shift)
+    look = domain_look(shift, strength)
     k_pose, k_photo = jax.random.split(key)
-    poses = jittered_poses(k_pose, shift, camera_poses(sample.calibration, sample.ego_pose))
+    world_from_camera = camera_poses(sample.calibration, sample.ego_pose)
+    poses = jittered_poses(
+        k_pose, shift, world_from_camera, None if strength is None else look.strength
+    )
     frame = render_paired_view(
         sample, config, look.palette, backend=backend, world_from_camera=poses
     )

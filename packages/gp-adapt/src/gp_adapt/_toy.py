@@ -3,13 +3,14 @@ with gp-agents' student interface (`view_encoder`, `latent`, `distribution_from_
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray, UInt8
+from jaxtyping import Array, Float, Int, PRNGKeyArray, UInt8
 
 from gp_adapt._calibration import calibration_from_rig, ego_matrix
 from gp_adapt._paired import AnnotatedBoxes, PairedSample, render_paired_view
@@ -80,8 +81,34 @@ def toy_scenes(
     samples = PairedSample(
         image, calibrations, jnp.asarray(poses, jnp.float32), boxes, stacked_ground
     )
-    render = jax.jit(jax.vmap(lambda s: render_paired_view(s, render_config, backend="xla").rgb))
-    return eqx.tree_at(lambda s: s.image, samples, render(samples))
+    return eqx.tree_at(lambda s: s.image, samples, _render_batch(samples, render_config))
+
+
+@functools.partial(jax.jit, static_argnames=("config",))
+def _render_batch(samples: PairedSample, config: RenderConfig) -> Array:
+    # Module level, so every call with the same shapes reuses one compile.
+    return jax.vmap(lambda s: render_paired_view(s, config, backend="xla").rgb)(samples)
+
+
+# Discrete actions of the toy lane-keeping teacher.
+TOY_ACTIONS = ("keep", "steer_left", "steer_right", "brake")
+BRAKE_DISTANCE_M = 15.0
+LANE_HALF_WIDTH_M = 1.8
+HEADING_DEADBAND_RAD = 0.05
+
+
+def toy_teacher_actions(samples: PairedSample) -> Int[Array, " n"]:
+    """A privileged rule teacher on the annotations (not the pixels), one action per scene:
+    brake for a box in the ego lane within 15 m, else steer against the heading error."""
+    pose = samples.ego_pose
+    yaw = jnp.arctan2(pose[:, 1, 0], pose[:, 0, 0])
+    rel = samples.boxes.center[..., :2] - pose[:, None, :2, 3]
+    c, s = jnp.cos(yaw)[:, None], jnp.sin(yaw)[:, None]
+    ahead, left = c * rel[..., 0] + s * rel[..., 1], -s * rel[..., 0] + c * rel[..., 1]
+    blocking = (ahead > 0) & (ahead < BRAKE_DISTANCE_M) & (jnp.abs(left) < LANE_HALF_WIDTH_M)
+    brake = jnp.any(blocking & samples.boxes.valid, axis=-1)
+    steer = jnp.where(yaw > HEADING_DEADBAND_RAD, 2, jnp.where(yaw < -HEADING_DEADBAND_RAD, 1, 0))
+    return jnp.where(brake, 3, steer).astype(jnp.int32)
 
 
 class ToyObservation(eqx.Module):

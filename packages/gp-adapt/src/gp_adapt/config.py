@@ -89,3 +89,58 @@ class AdaptConfig:
     @classmethod
     def demo(cls) -> AdaptConfig:
         return cls(steps=400, batch_size=16, action_kl=1.0, log_every=20, checkpoint_every=200)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """The quality experiment on the SYNTHETIC shifted domain (see `quality_experiment`)."""
+
+    student: Literal["toy", "gp_agents"] = "toy"
+    """toy: the small test student; gp_agents: `StudentPolicy` with `StudentConfig.toy()`."""
+    width: int = 32
+    height: int = 24
+    max_boxes: int = 4
+    train_scenes: int = 512
+    """Scenes the student is behaviour-cloned on (rendered views)."""
+    eval_scenes: int = 128
+    pool_scenes: int = 64
+    """Scenes whose (shifted, rendered) pairs adaptation may use."""
+    sample_counts: tuple[int, ...] = (4, 16, 64)
+    severities: tuple[int, ...] = (0, 1, 2, 3, 4)
+    bc_steps: int = 600
+    bc_batch: int = 64
+    bc_learning_rate: float = 1e-3
+    adapt: AdaptConfig = dataclasses.field(default_factory=lambda: AdaptConfig.toy())
+    domain_seed: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.sample_counts or min(self.sample_counts) < 1:
+            raise ValueError(f"sample_counts must be positive, got {self.sample_counts}")
+        if max(self.sample_counts) > self.pool_scenes:
+            raise ValueError(
+                f"sample_counts {self.sample_counts} exceed pool_scenes {self.pool_scenes}"
+            )
+        for s in self.severities:
+            DomainShift(severity=s)
+
+    @classmethod
+    def toy(cls) -> ExperimentConfig:
+        """A few minutes on a 2-core CPU."""
+        return cls()
+
+    @classmethod
+    def demo(cls) -> ExperimentConfig:
+        """gp-agents' pixel student, larger images, more scenes and pairs."""
+        return cls(
+            student="gp_agents",
+            width=64,
+            height=48,
+            max_boxes=6,
+            train_scenes=1024,
+            eval_scenes=256,
+            pool_scenes=256,
+            sample_counts=(8, 32, 128, 256),
+            bc_steps=1500,
+            adapt=AdaptConfig.demo(),
+        )

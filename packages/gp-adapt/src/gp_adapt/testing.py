@@ -16,6 +16,7 @@ from gp_adapt._toy import (
     toy_ground,
     toy_observations,
     toy_scenes,
+    toy_teacher_actions,
 )
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "toy_ground",
     "toy_observations",
     "toy_scenes",
+    "toy_teacher_actions",
     "write_nuscenes_fixture",
 ]
