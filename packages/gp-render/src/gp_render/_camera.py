@@ -10,6 +10,8 @@ component along the optical axis, so the ray parameter t is the camera z-depth i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -59,7 +61,7 @@ def pinhole_camera(
     width: int,
     height: int,
     horizontal_fov_deg: float = 90.0,
-    mount: ArrayLike = (1.5, 0.0, 1.6, 0.0, 0.0),
+    mount: ArrayLike | Sequence[float] = (1.5, 0.0, 1.6, 0.0, 0.0),
     near: float = 0.1,
     far: float = 200.0,
 ) -> Camera:
@@ -90,7 +92,7 @@ def forward_rig(
     height: int,
     cameras: int = 3,
     horizontal_fov_deg: float = 60.0,
-    mount: ArrayLike = (1.5, 0.0, 1.6, 0.0, 0.0),
+    mount: ArrayLike | Sequence[float] = (1.5, 0.0, 1.6, 0.0, 0.0),
     near: float = 0.1,
     far: float = 200.0,
 ) -> Camera:

@@ -79,7 +79,7 @@ def screen_rectangles(
 def box_table(boxes: Boxes) -> Float[Array, "boxes 16"]:
     """Boxes as rows of tracing parameters (see `_tracing.BOX_*`)."""
     n = boxes.count
-    columns = [None] * tr.BOX_PARAMS
+    columns: list[jax.Array | None] = [None] * tr.BOX_PARAMS
     columns[tr.BOX_CX], columns[tr.BOX_CY], columns[tr.BOX_CZ] = boxes.center.T
     columns[tr.BOX_COS], columns[tr.BOX_SIN] = jnp.cos(boxes.yaw), jnp.sin(boxes.yaw)
     half = 0.5 * boxes.size

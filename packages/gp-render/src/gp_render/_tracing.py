@@ -54,10 +54,11 @@ class Rays(NamedTuple):
 def pixel_rays(view: Callable[[int], jax.Array], rows: jax.Array, cols: jax.Array) -> Rays:
     """Rays of pixels given as float32 (row, col) vectors, from the affine view model."""
 
-    def affine(base: int, per_col: int, per_row: int) -> tuple[jax.Array, ...]:
-        return tuple(
+    def affine(base: int, per_col: int, per_row: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+        x, y, z = (
             view(base + i) + cols * view(per_col + i) + rows * view(per_row + i) for i in range(3)
         )
+        return x, y, z
 
     return Rays(affine(V_ORIGIN, V_ORIGIN_COL, V_ORIGIN_ROW), affine(V_DIR, V_DIR_COL, V_DIR_ROW))
 
