@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import gp_world as gw
-from gp_eval import BaselinePlanner
-from gp_eval._baseline import BaselineConfig, idm_accel, reference_speed_profile, to_action
+from gp_eval import BaselineConfig, BaselinePlanner, idm_accel, reference_speed_profile, to_action
 
 NUM_ROUTE = 10
 

@@ -9,12 +9,12 @@ against (`reference_speed_profile`).
 
 from __future__ import annotations
 
-import dataclasses
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
+
+from gp_eval.config import BaselineConfig
 
 # Ego feature layout of gp-world's PrivilegedObservation (see gp_world._observation.observe).
 EGO_SPEED, EGO_ACCEL, EGO_LAT_ACCEL, EGO_STEER, EGO_LENGTH, EGO_WIDTH, EGO_SPEED_LIMIT = range(7)
@@ -28,26 +28,6 @@ JERK_LONGITUDINAL = (-15.0, -4.0, 0.0, 4.0)
 JERK_LATERAL = (-4.0, 0.0, 4.0)
 GRID_ACCEL = (-6.0, -3.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 GRID_STEER = (-0.5, -0.2, -0.08, 0.0, 0.08, 0.2, 0.5)
-
-
-@dataclasses.dataclass(frozen=True)
-class BaselineConfig:
-    """IDM and path-following constants (PDM-Closed's IDM: a 1.5, b 3.0, gap 1 m, headway 1.5 s)."""
-
-    accel_max: float = 1.5  # m/s²
-    decel_comfort: float = 3.0  # m/s², IDM b and the yellow-light stoppability bound
-    decel_max: float = 6.0  # m/s², hard clip
-    min_gap: float = 2.0  # m, IDM s0
-    headway: float = 1.5  # s, IDM T
-    stop_line_margin: float = 1.0  # m between the front bumper and the stop line
-    max_lat_accel: float = 2.0  # m/s², curve speed limit
-    lookahead_time: float = 0.8  # s; pure-pursuit lookahead = clip(time·v, min, max)
-    lookahead_min: float = 4.0  # m
-    lookahead_max: float = 12.0  # m
-    corridor_margin: float = 0.4  # m added to half-widths for "in my path"
-    yield_horizon: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)  # s
-    yield_slack: float = 1.0  # s: yield if the other arrives no later than this after us
-    comfort_jerk: float = 3.0  # m/s³ between successive acceleration commands
 
 
 def _project(path: Array, path_valid: Array, point: Array) -> tuple[Array, Array]:
@@ -236,7 +216,7 @@ def reference_speed_profile(
     lead_gap: Float[Array, " T"],
     lead_speed: Float[Array, " T"],
     dt: float = 0.1,
-    cfg: BaselineConfig = BaselineConfig(),
+    cfg: BaselineConfig | None = None,
 ) -> Float[Array, " T"]:
     """Arc length s(t) f32[T+1] (m) of the baseline's IDM along a path of `path_length` m.
 
@@ -244,6 +224,8 @@ def reference_speed_profile(
     obstacle on the path (leader's rear, or stop line; a large value if none); lead_speed f32[T]
     its speed. The reference planner NAVSIM ego progress normalises against (same IDM constants
     as the closed-loop baseline)."""
+
+    cfg = BaselineConfig() if cfg is None else cfg
 
     def step(carry, inp):
         s, v = carry

@@ -13,33 +13,7 @@ from gp_eval import _carla, _robustness, _route_scores, _waymax
 from gp_eval._baseline import BaselinePlanner
 from gp_eval._episodes import Episode, split_episodes
 from gp_eval._rollout import Policy, RolloutRecord, run_rollouts
-
-
-@dataclasses.dataclass(frozen=True)
-class ClosedLoopConfig:
-    """Which worlds, for how long, and who drives.
-
-    seeds: one world per seed (map `seed mod num_maps` of the bank); num_steps: fixed horizon;
-    policy_fraction: share of agent slots the evaluated policy drives (the rest: baseline).
-    Route-based scores (CARLA, HUGSIM, nuPlan) use each policy slot's first route; rates and
-    distance between incidents use every episode the policy drove.
-    """
-
-    seeds: tuple[int, ...] = (0, 1, 2, 3)
-    num_steps: int = 400
-    policy_fraction: float = 1.0
-    with_observations: bool = False  # keep observations in the record (for open-loop scenes)
-
-    def __post_init__(self) -> None:
-        if not self.seeds:
-            raise ValueError("ClosedLoopConfig needs at least one seed")
-        if self.num_steps < 1:
-            raise ValueError(f"num_steps must be >= 1, got {self.num_steps}")
-
-    @classmethod
-    def smoke(cls) -> ClosedLoopConfig:
-        """Two short worlds: for tests."""
-        return cls(seeds=(0, 1), num_steps=120)
+from gp_eval.config import ClosedLoopConfig
 
 
 @dataclasses.dataclass
@@ -64,10 +38,11 @@ def _record_dict(record: RolloutRecord, i: int) -> dict[str, np.ndarray]:
 def evaluate_closed_loop(
     world: gw.World,
     policy: Policy,
-    cfg: ClosedLoopConfig = ClosedLoopConfig(),
+    cfg: ClosedLoopConfig | None = None,
     baseline: Policy | None = None,
 ) -> ClosedLoopResult:
     """Run `policy` (obs, key) -> action on `world` and score it (see ClosedLoopConfig)."""
+    cfg = ClosedLoopConfig() if cfg is None else cfg
     if baseline is None:
         baseline = BaselinePlanner(world.config.action_space, world.config.dt)
     record = run_rollouts(

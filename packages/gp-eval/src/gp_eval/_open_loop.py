@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gp_eval import _navsim
-from gp_eval._baseline import BaselineConfig, reference_speed_profile
+from gp_eval._baseline import reference_speed_profile
 from gp_eval._collision_typing import collision_type, is_at_fault
 from gp_eval._comfort import is_comfortable, is_extended_comfortable
 from gp_eval._geometry import (
@@ -24,6 +24,7 @@ from gp_eval._geometry import (
     wrap_angle,
 )
 from gp_eval._navsim_scene import HORIZON, EgoAreas, NavsimMap, Scene, ego_areas
+from gp_eval.config import BaselineConfig
 
 DT = 0.1
 PLAN_POSES = 8

@@ -1,0 +1,130 @@
+"""Evaluate several policies on the selected suites into one table (rows of metrics), and load
+trained teachers from their run folders."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+import gp_world as gw
+from gp_eval._baseline import BaselinePlanner
+from gp_eval._closed_loop import evaluate_closed_loop
+from gp_eval._navsim_scene import Scene, cut_scenes
+from gp_eval._open_loop import evaluate_open_loop, reference_planner
+from gp_eval._rollout import Policy, run_rollouts
+from gp_eval.config import CLOSED_LOOP_SUITES, EvaluationConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """A row of the table: a closed-loop policy (obs, key) -> action and/or an open-loop
+    trajectory planner scene -> f64[8, 3]; a missing one gives n/a in its suites."""
+
+    policy: Policy | None = None
+    planner: Callable[[Scene], np.ndarray] | None = None
+
+
+def policy_from_module(module: Any, greedy: bool = True) -> Policy:
+    """A gp-agents policy module (per-agent obs -> (distribution, value)) as a harness policy:
+    the distribution's mode (greedy) or a sample, for every agent slot."""
+
+    def act(obs: Any, key: jax.Array) -> jax.Array:
+        dist, _ = jax.vmap(module)(obs)
+        if greedy:
+            return jax.vmap(lambda d: d.mode())(dist)
+        keys = jax.random.split(key, obs.valid.shape[0])
+        return jax.vmap(lambda d, k: d.sample(k))(dist, keys)
+
+    return act
+
+
+def _from_json(cls: type, data: Any) -> Any:
+    """Nested frozen dataclasses from their `dataclasses.asdict` JSON (lists become tuples)."""
+    if dataclasses.is_dataclass(cls) and isinstance(data, dict):
+        hints = typing.get_type_hints(cls)
+        kwargs = {
+            f.name: _from_json(hints[f.name], data[f.name])
+            for f in dataclasses.fields(cls)
+            if f.name in data
+        }
+        return cls(**kwargs)
+    if isinstance(data, list):
+        return tuple(_from_json(Any, v) for v in data)
+    return data
+
+
+def load_teacher(run_dir: str | Path, step: int | None = None) -> tuple[Any, Any]:
+    """(TeacherPolicy, TrainConfig) of a gp-agents teacher run folder (newest checkpoint by
+    default)."""
+    import gp_agents as ga
+    from gp_agents._checkpoint import Checkpointer
+
+    run_dir = Path(run_dir)
+    config_json = json.loads((run_dir / "config.json").read_text())
+    cfg = _from_json(ga.TrainConfig, config_json)
+    world = gw.World(cfg.world, gw.build_map_bank(cfg.world, "train"))
+    template = ga.make_trainer(cfg, world).init(jax.random.key(cfg.seed))
+    state, _ = Checkpointer(run_dir / "checkpoints", config_json).restore(template, step)
+    return state.policy, cfg
+
+
+def evaluation_world(world_cfg: gw.WorldConfig, spawn_clearance: float = 8.0) -> gw.World:
+    """The held-out maps of a world config, with respawns kept `spawn_clearance` m clear (a car
+    respawned just ahead of a moving one is a crash no driver can avoid)."""
+    cfg = dataclasses.replace(world_cfg, spawn_clearance=spawn_clearance)
+    return gw.World(cfg, gw.build_map_bank(cfg, "heldout"))
+
+
+def run_evaluation(
+    world: gw.World,
+    entries: Mapping[str, Entry],
+    cfg: EvaluationConfig,
+    on_closed_loop: Callable[[str, Any], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Metrics per entry name over the suites of `cfg` (closed-loop family on `world` with
+    `cfg.seeds`; navsim on scenes from a baseline self-play log). `on_closed_loop(name,
+    result)` sees every closed-loop result (for videos)."""
+    rows: dict[str, dict[str, float]] = {name: {} for name in entries}
+    if any(s in CLOSED_LOOP_SUITES for s in cfg.suites):
+        for name, entry in entries.items():
+            if entry.policy is None:
+                continue
+            result = evaluate_closed_loop(world, entry.policy, cfg.closed_loop)
+            rows[name].update(result.metrics)
+            if on_closed_loop is not None:
+                on_closed_loop(name, result)
+    if "navsim" in cfg.suites:
+        baseline = BaselinePlanner(world.config.action_space, world.config.dt)
+        log = run_rollouts(
+            world,
+            baseline,
+            baseline,
+            cfg.seeds[: cfg.navsim_log_seeds],
+            cfg.navsim_log_steps,
+            with_observations=True,
+        )
+        scenes = cut_scenes(log, world.maps, max_scenes=cfg.navsim_scenes)
+        for name, entry in entries.items():
+            if entry.planner is None or not scenes:
+                continue
+            out = evaluate_open_loop(
+                scenes,
+                world.maps,
+                entry.planner,
+                world.config.town.lane_width,
+                world.config.raster_resolution,
+            )
+            rows[name].update(out["metrics"])
+    return rows
+
+
+def baseline_entry(world: gw.World) -> Entry:
+    """The rule-based baseline: closed-loop planner and, open loop, the reference planner."""
+    return Entry(BaselinePlanner(world.config.action_space, world.config.dt), reference_planner)
