@@ -23,7 +23,7 @@ import gp_render as gr
 
 CAR = (4.6, 1.9, 1.5)
 STOP_X = 36.0  # eastbound stop line; the crosswalk spans x in [38.5, 41.5]
-LIGHT_X, LIGHT_Y = 37.5, -5.0
+LIGHT_X, LIGHT_Y = 50.0, -5.0  # far side of the crossing, where a waiting driver sees it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +96,7 @@ def scene(t: float) -> tuple[gr.Boxes, np.ndarray]:
     colors = [color for *_, color, _ in poses]
     classes = [int(cls) for *_, cls in poses]
     # The traffic light: a grey pole and a head box coloured by state, one per direction.
-    for x, y, state in ((LIGHT_X, LIGHT_Y, light_state(t)), (42.5, 5.0, gr.LIGHT_RED)):
+    for x, y, state in ((LIGHT_X, LIGHT_Y, light_state(t)), (37.0, 5.0, gr.LIGHT_RED)):
         centers += [(x, y, 2.25), (x, y, 4.9)]
         sizes += [(0.15, 0.15, 4.5), (0.35, 0.35, 0.9)]
         yaws += [0.0, 0.0]
