@@ -1,0 +1,110 @@
+"""Evaluate checkpoints and baselines in one table: `python scripts/evaluate.py --suite all`.
+
+    python scripts/evaluate.py --suite closed-loop --world village
+    python scripts/evaluate.py --checkpoints runs/teacher-demo --suite all
+    python scripts/evaluate.py --suite navsim --navsim-scenes 64
+
+Rows: the rule-based baseline (always), each teacher checkpoint folder, and, in the navsim suite,
+a constant-velocity planner. Worlds are the held-out maps of the world config (the checkpoints'
+own config when given), respawns kept 8 m clear. Writes report.json, report.md, metrics.png and,
+with --video, one MP4 per row under --out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Literal
+
+import tyro
+
+import gp_eval as ge
+import gp_world as gw
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluate:
+    suite: Literal["closed-loop", "navsim", "hugsim", "carla", "robustness", "all"] = "all"
+    """Which suite(s) to run."""
+    checkpoints: tuple[str, ...] = ()
+    """Teacher run folders (gp-agents train_teacher output) to evaluate beside the baseline."""
+    world: Literal["toy", "village", "city"] = "village"
+    """World preset when no checkpoint fixes it."""
+    num_agents: int = 16
+    """Agent slots per world (ignored with checkpoints: their config is used)."""
+    num_maps: int = 2
+    """Held-out maps in the bank (ignored with checkpoints)."""
+    action_space: Literal["jerk", "accel_steer_grid", "continuous"] = "continuous"
+    """Action space when no checkpoint fixes it."""
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
+    """One world per seed."""
+    num_steps: int = 400
+    """Closed-loop horizon in steps (0.1 s)."""
+    policy_fraction: float = 1.0
+    """Share of slots the evaluated policy drives; the baseline drives the rest."""
+    navsim_scenes: int = 32
+    """Open-loop scenes cut from a baseline self-play log."""
+    out: str = "runs/eval"
+    """Output folder."""
+    video: bool = False
+    """Write a video of the first seed per row (BEV + camera of slot 0)."""
+    video_steps: int = 200
+
+
+def main(args: Evaluate) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    teachers = [(path, *ge.load_teacher(path)) for path in args.checkpoints]
+    if teachers:
+        world_cfg = teachers[0][2].world
+        for path, _, cfg in teachers[1:]:
+            if cfg.world != world_cfg:
+                raise SystemExit(
+                    f"{path} was trained on another world config than {teachers[0][0]}"
+                )
+    else:
+        world_cfg = dataclasses.replace(
+            getattr(gw.WorldConfig, args.world)(),
+            num_agents=args.num_agents,
+            num_maps=args.num_maps,
+            action_space=args.action_space,
+        )
+    world = ge.evaluation_world(world_cfg)
+    entries = {"baseline (rule-based)": ge.baseline_entry(world)}
+    for path, policy, _ in teachers:
+        entries[f"teacher {Path(path).name}"] = ge.Entry(policy=ge.policy_from_module(policy))
+    if args.suite in ("navsim", "all"):
+        entries["constant velocity"] = ge.Entry(planner=ge.constant_velocity_planner)
+    cfg = ge.EvaluationConfig(
+        suite=args.suite,
+        seeds=args.seeds,
+        num_steps=args.num_steps,
+        policy_fraction=args.policy_fraction,
+        navsim_scenes=args.navsim_scenes,
+    )
+
+    def save_video(name: str, result: ge.ClosedLoopResult) -> None:
+        if args.video:
+            frames = ge.render_rollout(result.record, world.maps, 0, steps=range(args.video_steps))
+            slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
+            ge.write_video(out / f"{slug}.mp4", frames)
+
+    rows = ge.run_evaluation(world, entries, cfg, on_closed_loop=save_video)
+    suites = list(cfg.suites)
+    if "closed-loop" in suites:
+        suites.insert(suites.index("closed-loop") + 1, "nuplan")
+    config = {
+        "evaluation": dataclasses.asdict(cfg),
+        "world": json.loads(json.dumps(dataclasses.asdict(world.config))),
+        "checkpoints": list(args.checkpoints),
+    }
+    report = ge.write_report(out, rows, suites, config, title=f"Evaluation ({args.suite})")
+    keys = [k for s in suites for k, _, _ in ge.SUITE_COLUMNS[s]]
+    ge.plot_metrics(out / "metrics.png", rows, [k for k in keys if k.endswith(("score", "pdms"))])
+    print(report["table"])
+    print(f"\nwritten: {report['json']}, {report['markdown']}")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Evaluate))
