@@ -53,3 +53,15 @@ def test_forward_rig_stitches_left_to_right():
     panorama = np.asarray(gr.stitch(jnp.asarray(instances)))
     assert panorama.shape == (12, 48)
     np.testing.assert_array_equal(panorama[:, :16], instances[0])
+
+
+def test_bad_render_inputs_are_named():
+    ground = gr.make_ground(np.full((4, 4), int(gr.SemanticClass.ROAD)), (-2.0, -2.0), 1.0)
+    view = gr.camera_view(gr.pinhole_camera(8, 8), jnp.zeros(3))
+    boxes = gr.make_boxes([(5.0, 0.0, 1.0)], [(2.0, 2.0, 2.0)], [0.0])
+    with pytest.raises(ValueError, match="palette"):
+        gr.render(view, boxes, ground, palette=jnp.zeros((3, 3)))
+    with pytest.raises(ValueError, match="vmap"):
+        gr.render(jax.tree.map(lambda x: x[None], view), boxes, ground)
+    with pytest.raises(ValueError, match=r"boxes\.size"):
+        gr.render(view, gr.Boxes(**{**vars(boxes), "size": jnp.ones((2, 3))}), ground)

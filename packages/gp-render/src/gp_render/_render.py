@@ -11,7 +11,7 @@ from jaxtyping import Array, Float, Int, UInt8
 
 from gp_render import _culling
 from gp_render._camera import View
-from gp_render._classes import default_palette
+from gp_render._classes import NUM_CLASSES, default_palette
 from gp_render._pallas import trace_tiles_pallas
 from gp_render._scene import Boxes, GroundTexture
 from gp_render._xla import trace_tiles_xla
@@ -49,6 +49,29 @@ def _untile(x: jax.Array, view: View, config: RenderConfig) -> jax.Array:
     return image.reshape(tile_rows * th, tile_cols * tw)[: view.height, : view.width]
 
 
+def _check_inputs(view: View, boxes: Boxes, ground: GroundTexture, palette: jax.Array) -> None:
+    """Shape checks (static, so they work under jit and vmap)."""
+    if view.origin.shape != (3,):
+        raise ValueError(
+            f"render takes one view (origin shape (3,)), got {view.origin.shape}: vmap it"
+        )
+    n = boxes.yaw.shape
+    if len(n) != 1:
+        raise ValueError(f"render takes one set of boxes (yaw shape (n,)), got {n}: vmap it")
+    for name in ("center", "size", "color"):
+        if getattr(boxes, name).shape != (*n, 3):
+            raise ValueError(
+                f"boxes.{name} must have shape {(*n, 3)}, got {getattr(boxes, name).shape}"
+            )
+    for name in ("class_id", "instance_id", "valid"):
+        if getattr(boxes, name).shape != n:
+            raise ValueError(f"boxes.{name} must have shape {n}, got {getattr(boxes, name).shape}")
+    if ground.classes.ndim != 2:
+        raise ValueError(f"ground.classes must be (rows, cols), got {ground.classes.shape}")
+    if palette.ndim != 2 or palette.shape[1] != 3 or palette.shape[0] < NUM_CLASSES:
+        raise ValueError(f"palette must be (classes >= {NUM_CLASSES}, 3) RGB, got {palette.shape}")
+
+
 def render(
     view: View,
     boxes: Boxes,
@@ -67,6 +90,7 @@ def render(
     palette (classes, 3) RGB in [0, 1] indexed by class id (row 0 is the sky).
     """
     palette = default_palette() if palette is None else jnp.asarray(palette, jnp.float32)
+    _check_inputs(view, boxes, ground, palette)
     tiles = _culling.cull(view, boxes, config)
     params = _culling.view_params(view, ground, palette, config)
     texels = _culling.ground_texels(ground, palette)
