@@ -42,13 +42,13 @@ def track_route(agents: Agents, maps: MapBank, m: Array) -> RouteFrame:
     offsets = jnp.arange(*ROUTE_WINDOW, dtype=jnp.int32)
     last = maps.route_num_points[m, agents.route] - 1
     cand = jnp.clip(agents.route_index[:, None] + offsets[None, :], 0, last[:, None])
-    pts = maps.route_points[m, agents.route[:, None], cand]  # [A, W, 5]
+    pts = maps.route_points[m, agents.route[:, None], cand]  # [A, W, 7]
     d2 = (pts[..., 0] - agents.x[:, None]) ** 2 + (pts[..., 1] - agents.y[:, None]) ** 2
     best = jnp.argmin(d2, axis=1)
     p = jnp.take_along_axis(pts, best[:, None, None], axis=1)[:, 0]
     index = jnp.take_along_axis(cand, best[:, None], axis=1)[:, 0]
     dx, dy = agents.x - p[:, 0], agents.y - p[:, 1]
-    c, s = jnp.cos(p[:, 2]), jnp.sin(p[:, 2])
+    c, s = p[:, 5], p[:, 6]
     along = jnp.clip(p[:, 3] + dx * c + dy * s, 0.0, agents.route_length)
     return RouteFrame(
         index=index,

@@ -22,7 +22,7 @@ from gp_world._road_network import ring_road
 from gp_world._town import generate_town
 from gp_world.config import WorldConfig
 
-MAP_FORMAT_VERSION = 1
+MAP_FORMAT_VERSION = 2
 
 # Padding value per array: index arrays pad with -1, route stops with NO_STOP, others with 0.
 _PAD = {
@@ -86,17 +86,18 @@ _COUNTS = {  # valid masks stored alongside: mask name -> first array sized by i
 class MapBank(eqx.Module):
     """M maps padded to common sizes. Shapes (per map axis M first):
 
-    lane_points f32[M, P, 4] (x, y, heading, speed limit), lane_point_lane i32[M, P];
-    lanes i32/f32[M, N, ...] (first point, count, length, width, speed limit, successors[4],
-    left, right, is_connector, stop_line); road_edges f32[M, E, 4] segments (x0, y0, x1, y1);
-    stop_lines f32[M, S, 4] with intersection i32 and phase i32 (signal group = (intersection,
-    phase)); crosswalks f32[M, C, 4, 2]; drivable_polygons f32[M, Q, V, 2] convex;
-    origin f32[M, 2] of the drivable raster bool[M, H, W] and of the grid index
-    i32[M, GH, GW, cap] (lane point ids, road edge ids); routes f32[M, R, RP, 5]
-    (x, y, heading, arc length s, speed limit) with lanes i32[M, R, RL] and stop crossings.
+    lane_points f32[M, P, 6] (x, y, heading, speed limit, cos and sin of heading),
+    lane_point_lane i32[M, P]; lanes i32/f32[M, N, ...] (first point, count, length, width,
+    speed limit, successors[4], left, right, is_connector, stop_line); road_edges f32[M, E, 4]
+    segments (x0, y0, x1, y1); stop_lines f32[M, S, 4] with intersection i32 and phase i32
+    (signal group = (intersection, phase)); crosswalks f32[M, C, 4, 2]; drivable_polygons
+    f32[M, Q, V, 2] convex; origin f32[M, 2] of the drivable raster bool[M, H, W] and of the
+    grid index i32[M, GH, GW, cap] (per cell, the lane point / road edge ids nearest its
+    centre); routes f32[M, R, RP, 7] (x, y, heading, arc length, speed limit, cos and sin of
+    heading) with lanes i32[M, R, RL] and the stop lines they cross.
     """
 
-    lane_points: Float[Array, "M P 4"]
+    lane_points: Float[Array, "M P 6"]
     lane_point_lane: Int[Array, "M P"]
     lane_points_valid: Bool[Array, "M P"]
     lane_first_point: Int[Array, "M N"]
@@ -127,7 +128,7 @@ class MapBank(eqx.Module):
     drivable: Bool[Array, "M H W"]
     grid_lane_points: Int[Array, "M GH GW CL"]
     grid_road_edges: Int[Array, "M GH GW CE"]
-    route_points: Float[Array, "M R RP 5"]
+    route_points: Float[Array, "M R RP 7"]
     route_num_points: Int[Array, "M R"]
     route_lanes: Int[Array, "M R RL"]
     route_spawn_points: Int[Array, "M R"]

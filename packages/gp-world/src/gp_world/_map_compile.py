@@ -63,6 +63,44 @@ def _bucket(cells: np.ndarray, shape: tuple[int, int], capacity: int) -> np.ndar
     return grid
 
 
+MEMBERSHIP_CAPACITY = 256  # items kept per cell while building the nearest lists
+
+
+def _nearest_lists(
+    xy: np.ndarray, origin: np.ndarray, cell: float, shape: tuple[int, int], k: int
+) -> np.ndarray:
+    """Per grid cell, the ids of the k items (points f[n, 2]) nearest the cell centre among
+    those in its 3x3 cell neighbourhood, nearest first: int32[GH, GW, k], -1 padded.
+
+    Any item within 1.5 cells of a centre is in the neighbourhood, so the lists are exact
+    nearest-k whenever the k-th nearest item is that close (and no cell overflows).
+    """
+    gh, gw = shape
+    cells = np.floor((xy - origin) / cell).astype(int)
+    members = _bucket(cells, shape, MEMBERSHIP_CAPACITY)  # [GH, GW, cap]
+    padded = np.pad(members, ((1, 1), (1, 1), (0, 0)), constant_values=-1)
+    out = np.full((gh, gw, k), -1, np.int32)
+    xs = origin[0] + (np.arange(gw) + 0.5) * cell
+    for iy in range(gh):
+        window = np.concatenate(
+            [padded[iy + dy, dx : dx + gw] for dy in range(3) for dx in range(3)], axis=-1
+        )  # [GW, 9 * cap]
+        if (window < 0).all():
+            continue
+        cy = origin[1] + (iy + 0.5) * cell
+        ids = np.maximum(window, 0)
+        d2 = (xy[ids, 0] - xs[:, None]) ** 2 + (xy[ids, 1] - cy) ** 2
+        d2 = np.where(window >= 0, d2, np.inf)
+        kk = min(k, d2.shape[1])
+        part = np.argpartition(d2, kk - 1, axis=1)[:, :kk]
+        order = np.take_along_axis(d2, part, 1).argsort(1, kind="stable")
+        pick = np.take_along_axis(part, order, 1)
+        chosen = np.take_along_axis(window, pick, 1)
+        chosen = np.where(np.isfinite(np.take_along_axis(d2, pick, 1)), chosen, -1)
+        out[iy, :, :kk] = chosen
+    return out
+
+
 def _shortest_paths(start: int, lane_length: np.ndarray, successors: list[list[int]]):
     """Dijkstra over the lane graph from `start`; cost = length of every lane entered."""
     dist = {start: float(lane_length[start])}
@@ -97,9 +135,18 @@ def compile_network(net: RoadNetwork, cfg: WorldConfig, seed: int) -> dict[str, 
         lengths.append(float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()))
         pts.append(p)
     lane_xy = [np.concatenate([p, _headings(p)[:, None]], axis=1) for p in pts]
+    # x, y, heading, speed limit, cos and sin of heading (saves trig on the device).
     lane_points = np.concatenate(
         [
-            np.concatenate([q, np.full((len(q), 1), lane.speed_limit)], axis=1)
+            np.concatenate(
+                [
+                    q,
+                    np.full((len(q), 1), lane.speed_limit),
+                    np.cos(q[:, 2:3]),
+                    np.sin(q[:, 2:3]),
+                ],
+                axis=1,
+            )
             for q, lane in zip(lane_xy, lanes, strict=True)
         ]
     ).astype(np.float32)
@@ -135,18 +182,18 @@ def compile_network(net: RoadNetwork, cfg: WorldConfig, seed: int) -> dict[str, 
     )
     cell = cfg.grid_cell_size
     grid_shape = (int(np.ceil(size[1] / cell)), int(np.ceil(size[0] / cell)))
-    lane_cells = np.floor((lane_points[:, :2] - origin) / cell).astype(int)
-    grid_lane_points = _bucket(lane_cells, grid_shape, cfg.grid_lane_capacity)
-    mid = 0.5 * (road_edges[:, :2] + road_edges[:, 2:])
-    edge_cells = np.floor((mid - origin) / cell).astype(int)
-    grid_road_edges = _bucket(edge_cells, grid_shape, cfg.grid_edge_capacity)
+    grid_lane_points = _nearest_lists(
+        lane_points[:, :2].astype(np.float64), origin, cell, grid_shape, cfg.num_lane_points
+    )
+    mid = 0.5 * (road_edges[:, :2] + road_edges[:, 2:]).astype(np.float64)
+    grid_road_edges = _nearest_lists(mid, origin, cell, grid_shape, cfg.num_road_edges)
 
     # Route table: shortest paths from random road lanes to goals at a sampled distance.
     starts = [i for i, lane in enumerate(lanes) if not lane.is_connector]
     succ_lists = [lane.successors for lane in lanes]
     lengths_arr = np.asarray(lengths)
     nr, rl, rp = cfg.routes_per_map, cfg.route_max_lanes, cfg.route_max_points
-    route_points = np.zeros((nr, rp, 5), np.float32)
+    route_points = np.zeros((nr, rp, 7), np.float32)
     route_num_points = np.zeros(nr, np.int32)
     route_lanes = np.full((nr, rl), -1, np.int32)
     route_spawn_points = np.zeros(nr, np.int32)
@@ -182,6 +229,7 @@ def compile_network(net: RoadNetwork, cfg: WorldConfig, seed: int) -> dict[str, 
         route_points[made, : len(rpts), :3] = rpts[:, :3]
         route_points[made, : len(rpts), 3] = s
         route_points[made, : len(rpts), 4] = rpts[:, 3]
+        route_points[made, : len(rpts), 5:7] = rpts[:, 4:6]
         route_points[made, len(rpts) :] = route_points[made, len(rpts) - 1]  # pad with the goal
         route_num_points[made] = len(rpts)
         route_lanes[made, : len(path)] = path

@@ -1,7 +1,7 @@
 """Privileged observation in each agent's ego frame: fixed-size sets with masks.
 
-Map queries read the 3x3 grid cells around the agent (fixed capacity each), so they cost the
-same on a village and a city.
+Map queries read the agent's grid cell, which lists the lane points and road edges nearest its
+centre (fixed capacity, precomputed per map), so they cost the same on a village and a city.
 """
 
 from __future__ import annotations
@@ -50,17 +50,21 @@ def _nearest(d2: Array, valid: Array, k: int):
     return idx, jnp.isfinite(top)
 
 
-def _grid_candidates(grid: Array, agents: Agents, maps: MapBank, m: Array) -> Array:
-    """Item ids int32[A, 9 * cap] from the 3x3 cells around each agent (-1 = none)."""
+def _relative(c: Array, s: Array, c_ref: Array, s_ref: Array) -> tuple[Array, Array]:
+    """cos and sin of (angle - reference angle) from their cosines and sines: no trig."""
+    return c * c_ref + s * s_ref, s * c_ref - c * s_ref
+
+
+def _grid_lists(grid: Array, agents: Agents, maps: MapBank, m: Array, k: int) -> Array:
+    """Ids int32[A, k] listed for each agent's grid cell: the items nearest that cell's centre
+    (precomputed on the host), so a query is one gather whatever the map size."""
     cell = maps.grid_cell_size
     gh, gw = grid.shape[1:3]
     cx = jnp.floor((agents.x - maps.origin[m, 0]) / cell).astype(jnp.int32)
     cy = jnp.floor((agents.y - maps.origin[m, 1]) / cell).astype(jnp.int32)
-    off = jnp.asarray([-1, 0, 1], jnp.int32)
-    ix = jnp.clip(cx[:, None, None] + off[None, None, :], 0, gw - 1)  # [A, 1, 3]
-    iy = jnp.clip(cy[:, None, None] + off[None, :, None], 0, gh - 1)  # [A, 3, 1]
-    ids = grid[m, iy, ix]  # [A, 3, 3, cap]
-    return ids.reshape(ids.shape[0], -1)
+    inside = (cx >= 0) & (cx < gw) & (cy >= 0) & (cy < gh)
+    ids = grid[m, jnp.clip(cy, 0, gh - 1), jnp.clip(cx, 0, gw - 1), :k]
+    return jnp.where(inside[:, None], ids, -1)
 
 
 def observe(
@@ -68,6 +72,8 @@ def observe(
 ) -> PrivilegedObservation:
     a = agents
     frame = track_route(a, maps, m)
+    c_yaw, s_yaw = jnp.cos(a.yaw), jnp.sin(a.yaw)
+    cy, sy = c_yaw[:, None], s_yaw[:, None]
     rng2 = cfg.observation_range**2
 
     # Ego features and normalised reward weights (0 = low end of the range, 1 = high end).
@@ -112,8 +118,8 @@ def observe(
     route_valid = (ahead <= last[:, None]) & a.valid[:, None]
     rp = maps.route_points[m, a.route[:, None], jnp.minimum(ahead, last[:, None])]
     rx, ry = to_ego(rp[..., 0], rp[..., 1], a.x[:, None], a.y[:, None], a.yaw[:, None])
-    rh = rp[..., 2] - a.yaw[:, None]
-    route = jnp.stack([rx, ry, jnp.cos(rh), jnp.sin(rh), rp[..., 4]], -1)
+    rc, rs = _relative(rp[..., 5], rp[..., 6], cy, sy)
+    route = jnp.stack([rx, ry, rc, rs, rp[..., 4]], -1)
 
     # K nearest other agents.
     dx = a.x[None, :] - a.x[:, None]
@@ -121,38 +127,27 @@ def observe(
     d2 = dx * dx + dy * dy
     others = a.valid[None, :] & ~jnp.eye(a.x.shape[0], dtype=bool) & (d2 < rng2)
     idx, agents_valid = _nearest(d2, others, cfg.num_nearest_agents)
-    ox, oy, oyaw = a.x[idx], a.y[idx], a.yaw[idx]
-    ex, ey = to_ego(ox, oy, a.x[:, None], a.y[:, None], a.yaw[:, None])
-    dyaw = oyaw - a.yaw[:, None]
-    ovx = a.speed[idx] * jnp.cos(dyaw) - a.speed[:, None]
-    ovy = a.speed[idx] * jnp.sin(dyaw)
-    other = jnp.stack(
-        [ex, ey, jnp.cos(dyaw), jnp.sin(dyaw), ovx, ovy, a.length[idx], a.width[idx]], -1
-    )
+    ex, ey = to_ego(a.x[idx], a.y[idx], a.x[:, None], a.y[:, None], a.yaw[:, None])
+    dc, ds = _relative(c_yaw[idx], s_yaw[idx], cy, sy)
+    ovx = a.speed[idx] * dc - a.speed[:, None]
+    ovy = a.speed[idx] * ds
+    other = jnp.stack([ex, ey, dc, ds, ovx, ovy, a.length[idx], a.width[idx]], -1)
     agents_valid = agents_valid & a.valid[:, None]
 
-    # Nearest lane points from the grid.
-    ids = _grid_candidates(maps.grid_lane_points, a, maps, m)
-    lp = maps.lane_points[m, jnp.maximum(ids, 0)]  # [A, C, 4]
-    ld2 = (lp[..., 0] - a.x[:, None]) ** 2 + (lp[..., 1] - a.y[:, None]) ** 2
-    pick, lane_valid = _nearest(ld2, ids >= 0, cfg.num_lane_points)
-    lp = jnp.take_along_axis(lp, pick[..., None], axis=1)
+    # Lane points and road-edge segments listed for the agent's grid cell.
+    ids = _grid_lists(maps.grid_lane_points, a, maps, m, cfg.num_lane_points)
+    lp = maps.lane_points[m, jnp.maximum(ids, 0)]  # [A, L, 6]
+    lane_valid = (ids >= 0) & a.valid[:, None]
     lx, ly = to_ego(lp[..., 0], lp[..., 1], a.x[:, None], a.y[:, None], a.yaw[:, None])
-    lh = lp[..., 2] - a.yaw[:, None]
-    lane_points = jnp.stack([lx, ly, jnp.cos(lh), jnp.sin(lh), lp[..., 3]], -1)
-    lane_valid = lane_valid & a.valid[:, None]
+    lc, ls = _relative(lp[..., 4], lp[..., 5], cy, sy)
+    lane_points = jnp.stack([lx, ly, lc, ls, lp[..., 3]], -1)
 
-    # Nearest road-edge segments from the grid (by midpoint distance).
-    eids = _grid_candidates(maps.grid_road_edges, a, maps, m)
-    seg = maps.road_edges[m, jnp.maximum(eids, 0)]  # [A, C, 4]
-    mx, my = 0.5 * (seg[..., 0] + seg[..., 2]), 0.5 * (seg[..., 1] + seg[..., 3])
-    ed2 = (mx - a.x[:, None]) ** 2 + (my - a.y[:, None]) ** 2
-    epick, edge_valid = _nearest(ed2, eids >= 0, cfg.num_road_edges)
-    seg = jnp.take_along_axis(seg, epick[..., None], axis=1)
+    eids = _grid_lists(maps.grid_road_edges, a, maps, m, cfg.num_road_edges)
+    seg = maps.road_edges[m, jnp.maximum(eids, 0)]  # [A, B, 4]
+    edge_valid = (eids >= 0) & a.valid[:, None]
     x0, y0 = to_ego(seg[..., 0], seg[..., 1], a.x[:, None], a.y[:, None], a.yaw[:, None])
     x1, y1 = to_ego(seg[..., 2], seg[..., 3], a.x[:, None], a.y[:, None], a.yaw[:, None])
     road_edges = jnp.stack([x0, y0, x1, y1], -1)
-    edge_valid = edge_valid & a.valid[:, None]
 
     # The next stop lines along the route, with their light state.
     stop_s = maps.route_stop_s[m, a.route]  # [A, RL] ascending, padded far away

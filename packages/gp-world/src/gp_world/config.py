@@ -65,9 +65,7 @@ class WorldConfig:
     route_max_lanes: int = 16
     route_max_points: int = 160
     route_length: tuple[float, float] = (60.0, 300.0)  # metres, sampled goal distance
-    grid_cell_size: float = 16.0
-    grid_lane_capacity: int = 48
-    grid_edge_capacity: int = 24
+    grid_cell_size: float = 10.0  # per cell, the nearest lane points / road edges are listed
     raster_resolution: float = 0.5  # metres per drivable-area texel
 
     # Agents.
