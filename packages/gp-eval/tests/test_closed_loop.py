@@ -1,10 +1,13 @@
 """Closed-loop harness with the baseline driving every agent (one shared compiled rollout)."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from gp_eval import (
+    ClosedLoopConfig,
     carla,
+    evaluate_closed_loop,
     policy_slots,
     run_rollouts,
 )
@@ -87,3 +90,16 @@ def test_baseline_waits_at_red_lights(baseline_run):
     # Agents met red lights within 8 m and stood still there, and none was run.
     assert waiting.sum() > 10
     assert result.metrics["red_lights_per_km"] == 0.0
+
+
+@pytest.mark.slow
+def test_policy_on_a_subset_baseline_on_the_rest(town_world):
+    # A policy that brakes to a stop drives half the slots; the baseline drives the others.
+    def stand_still(obs, key):
+        return jnp.broadcast_to(jnp.asarray([-3.0, 0.0], jnp.float32), (obs.valid.shape[0], 2))
+
+    cfg = ClosedLoopConfig(seeds=(0,), num_steps=100, policy_fraction=0.5)
+    result = evaluate_closed_loop(town_world, stand_still, cfg)
+    np.testing.assert_array_equal(result.record.by_policy[0], policy_slots(8, 0.5))
+    assert result.metrics["routes"] == 4  # only the policy's slots are scored
+    assert result.metrics["route_completion"] < 0.2

@@ -355,10 +355,13 @@ def evaluate_open_loop(
     maps_cache: dict[int, NavsimMap] = {}
     frames, previous = [], {}
     for scene in scenes:
-        nav_map = maps_cache.setdefault(
-            scene.map_id, NavsimMap.from_bank(maps, scene.map_id, lane_width, resolution)
-        )
-        prev_key = (scene.seed, scene.slot, scene.step - 5)
+        if scene.map_id not in maps_cache:
+            maps_cache[scene.map_id] = NavsimMap.from_bank(
+                maps, scene.map_id, lane_width, resolution
+            )
+        nav_map = maps_cache[scene.map_id]
+        # EC pairs frames 0.5 s apart (NAVSIM's frame interval).
+        prev_key = (scene.seed, scene.slot, scene.step - round(PLAN_INTERVAL / DT))
         row, traj = score_frame(scene, nav_map, planner(scene), previous.get(prev_key))
         previous[(scene.seed, scene.slot, scene.step)] = traj
         frames.append(row)
