@@ -117,12 +117,22 @@ def test_kernel_lowers_for_cuda(ground):
     assert "triton" in lowered.as_text()
 
 
+# Compiled Triton divides fp32 with a faster, not correctly rounded, instruction, so a ground
+# hit on a texel border may land on the neighbour texel: allow 1 pixel in 1000 to differ.
+GPU_MISMATCH_FRACTION = 1e-3
+
+
 @pytest.mark.skipif(jax.default_backend() != "gpu", reason="needs a GPU to compile the kernel")
 def test_compiled_kernel_matches_xla_on_gpu(scenes, ground):
     views, boxes = scenes
     compiled = gr.RenderConfig(**{**vars(PLAIN), "interpret": False})
-    frames = [_renderer("xla", PLAIN), _renderer("pallas", compiled)]
-    testing.assert_frames_agree(*(f(views, boxes, ground) for f in frames))
+    xla, kernel = (
+        r(views, boxes, ground) for r in (_renderer("xla", PLAIN), _renderer("pallas", compiled))
+    )
+    for name in ("rgb", "class_id", "instance_id"):
+        a, b = np.asarray(getattr(xla, name)), np.asarray(getattr(kernel, name))
+        assert np.mean(a != b) <= GPU_MISMATCH_FRACTION, name
+    np.testing.assert_allclose(np.asarray(kernel.depth), np.asarray(xla.depth), rtol=1e-5)
 
 
 @pytest.mark.slow
