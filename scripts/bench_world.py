@@ -54,13 +54,16 @@ def _workload(world: gw.World, town: str, worlds: int, observe: bool) -> Workloa
         return states, checksum
 
     items = STEPS_PER_CALL * worlds * cfg.num_agents
-    flops = None
+    flops = bytes_accessed = None
     try:
-        cost = rollout.lower(world, states, actions).compile().cost_analysis()
+        compiled = rollout.lower(world, states, actions).compile()
+        compiled = getattr(compiled, "compiled", compiled)  # equinox wraps jax's Compiled
+        cost = compiled.cost_analysis()
         cost = cost[0] if isinstance(cost, list) else cost
         flops = float(cost.get("flops", 0.0)) / items or None
+        bytes_accessed = float(cost.get("bytes accessed", 0.0)) / items or None
     except Exception:  # cost analysis is best effort and backend dependent
-        flops = None
+        pass
     holder = {"states": states}
 
     def run():
@@ -81,6 +84,7 @@ def _workload(world: gw.World, town: str, worlds: int, observe: bool) -> Workloa
         items_per_call=items,
         run=run,
         flops_per_item=flops,
+        bytes_per_item=bytes_accessed,
     )
 
 
