@@ -7,6 +7,7 @@ import pytest
 
 import gp_world as gw
 from gp_eval import BaselineConfig, BaselinePlanner, idm_accel, reference_speed_profile, to_action
+from gp_eval._baseline import GRID_ACCEL, GRID_STEER
 
 NUM_ROUTE = 10
 
@@ -119,3 +120,10 @@ def test_idm_and_reference_profile():
     assert s[-1] < 30.0 - cfg.min_gap + 0.5 and np.all(np.diff(s) >= 0.0)
     free = np.asarray(reference_speed_profile(8.0, 10.0, 200.0, jnp.full(40, 1e4), jnp.zeros(40)))
     assert 32.0 < free[-1] < 40.0  # 4 s from 8 m/s accelerating gently toward 10 m/s
+
+
+def test_grid_actions_round_the_unsmoothed_target():
+    # From rest (a = 0) the IDM wants ≈ 1.41 m/s²: the grid action must be the 1 m/s² cell, not
+    # the 0 cell a jerk-limited command (0.3 m/s²) would round to forever.
+    action = jax.jit(BaselinePlanner("accel_steer_grid", 0.1))(_obs(speed=5.0))
+    assert int(action[0]) // len(GRID_STEER) == GRID_ACCEL.index(1.0)

@@ -155,14 +155,11 @@ class BaselinePlanner(eqx.Module):
         stop_a = idm_accel(v, desired, gap + cfg.min_gap, jnp.float32(0.0), cfg)
         accel = jnp.minimum(accel, jnp.min(jnp.where(must_stop, stop_a, jnp.inf)))
         accel = jnp.clip(accel, -cfg.decel_max, cfg.accel_max)
-        # Comfort: change the acceleration at most comfort_jerk per second, except to brake hard.
-        rate = cfg.comfort_jerk * self.dt
-        smooth = jnp.clip(accel, ego[EGO_ACCEL] - rate, ego[EGO_ACCEL] + rate)
-        accel = jnp.where(accel < -cfg.decel_comfort, accel, smooth)
         return accel, steer
 
-    def controls(self, obs) -> tuple[Float[Array, " A"], Float[Array, " A"]]:
-        """Target (accel m/s², steer rad) per agent slot from a PrivilegedObservation [A, ...]."""
+    def targets(self, obs) -> tuple[Float[Array, " A"], Float[Array, " A"]]:
+        """Unsmoothed target (accel m/s², steer rad) per agent slot from a PrivilegedObservation
+        [A, ...]: what the discrete action spaces round to (the world limits their jerk)."""
         return jax.vmap(self._one)(
             obs.ego,
             obs.route,
@@ -173,9 +170,24 @@ class BaselinePlanner(eqx.Module):
             obs.stop_lines_valid,
         )
 
+    def controls(self, obs) -> tuple[Float[Array, " A"], Float[Array, " A"]]:
+        """Commanded (accel, steer): the targets with the acceleration changing at most
+        comfort_jerk per second from the current one, except to brake harder than
+        decel_comfort (continuous actions)."""
+        accel, steer = self.targets(obs)
+        rate = self.cfg.comfort_jerk * self.dt
+        current = obs.ego[:, EGO_ACCEL]
+        smooth = jnp.clip(accel, current - rate, current + rate)
+        return jnp.where(accel < -self.cfg.decel_comfort, accel, smooth), steer
+
     def __call__(self, obs, key: Array | None = None) -> Array:
-        """Action per agent slot in the configured action space (`key` is unused)."""
-        accel, steer = self.controls(obs)
+        """Action per agent slot in the configured action space (`key` is unused). Discrete
+        spaces round the unsmoothed targets: rounding a jerk-limited command would never leave
+        the current grid cell."""
+        if self.action_space == "continuous":
+            accel, steer = self.controls(obs)
+        else:
+            accel, steer = self.targets(obs)
         return to_action(accel, steer, obs.ego, self.action_space, self.dt)
 
 
