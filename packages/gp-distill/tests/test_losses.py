@@ -15,6 +15,7 @@ import gp_distill as gd
 import gp_world as gw
 
 BATCH, LATENT, ROUTE = 6, 8, 4
+LOSS = eqx.filter_jit(gd.distill_loss)  # weights are a frozen dataclass: static, hashable
 TINY = ga.StudentConfig(
     channels=(4,),
     view_features=8,
@@ -64,8 +65,10 @@ def make_batch(key, space):
 def test_terms_match_numpy_reference_discrete(key):
     student, batch = make_batch(key, "accel_steer_grid")
     weights = gd.LossWeights(action=1.0, feature=0.5, value=0.25, trajectory=0.125)
-    terms = gd.distill_loss(student, batch, weights)
-    dist, value, latent, trajectory = jax.vmap(student.heads)(batch.observation)
+    terms = LOSS(student, batch, weights)
+    dist, value, latent, trajectory = eqx.filter_jit(jax.vmap(lambda o: student.heads(o)))(
+        batch.observation
+    )
     valid = np.asarray(batch.valid)
     p = jax.nn.softmax(batch.teacher_distribution.logits, -1)
     log_q = jax.nn.log_softmax(dist.logits, -1)
@@ -95,9 +98,9 @@ def test_terms_match_numpy_reference_discrete(key):
 def test_beta_kl_is_zero_on_itself_and_positive_otherwise(key):
     student, batch = make_batch(key, "continuous")
     teacher = batch.teacher_distribution
-    own = jax.vmap(lambda d: d.kl(d))(teacher)
+    own = jax.jit(jax.vmap(lambda d: d.kl(d)))(teacher)
     np.testing.assert_allclose(own, 0.0, atol=1e-5)  # float32 digamma/gammaln cancellation
-    assert float(gd.distill_loss(student, batch, gd.LossWeights()).action) > 0.0
+    assert float(LOSS(student, batch, gd.LossWeights()).action) > 0.0
 
 
 def test_invalid_samples_and_switched_off_terms_have_no_effect(key):
@@ -108,8 +111,8 @@ def test_invalid_samples_and_switched_off_terms_have_no_effect(key):
         batch,
         (batch.teacher_latent + 100.0, batch.teacher_value - 50.0),
     )
-    a = gd.distill_loss(student, batch, only_action)
-    b = gd.distill_loss(student, changed, only_action)
+    a = LOSS(student, batch, only_action)
+    b = LOSS(student, changed, only_action)
     assert float(a.total) == float(b.total)  # feature and value switched off
     # Labels of the invalid sample 2 do not matter at all.
     poisoned = eqx.tree_at(lambda b: b.teacher_value, batch, batch.teacher_value.at[2].set(jnp.nan))

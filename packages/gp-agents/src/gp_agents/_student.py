@@ -26,8 +26,9 @@ TRAJECTORY_DT = 0.5
 MEASUREMENTS = ("speed", "accel", "steer")
 """Ego measurements the student sees (m/s, m/s^2, rad), in this order."""
 # Typical magnitudes that bring inputs and targets near unit scale.
-SPEED_SCALE = 10.0
-ROUTE_SCALE = 20.0
+MEASUREMENT_SCALE = (10.0, 3.0, 0.2)
+ROUTE_SCALE = (20.0, 5.0)
+"""Route waypoints x (ahead) and y (left): lateral offsets of a metre must stay visible."""
 TRAJECTORY_SCALE = (20.0, 5.0, 0.5)
 
 
@@ -191,12 +192,10 @@ class StudentPolicy(eqx.Module):
     def latent(self, observation: StudentObservation) -> Float[Array, " latent"]:
         """The latent f32[latent_size] that feature distillation matches to the teacher's."""
         views = jax.vmap(self.view_encoder)(observation.images).reshape(-1)
-        m = observation.measurements
-        measurements = jnp.stack([m[0] / SPEED_SCALE, m[1], m[2]])
+        measurements = observation.measurements / jnp.asarray(MEASUREMENT_SCALE, jnp.float32)
         mask = observation.route_valid[:, None]
-        route = jnp.concatenate(
-            [jnp.where(mask, observation.route / ROUTE_SCALE, 0.0), mask.astype(jnp.float32)], -1
-        )
+        scaled = observation.route / jnp.asarray(ROUTE_SCALE, jnp.float32)[None, :]
+        route = jnp.concatenate([jnp.where(mask, scaled, 0.0), mask.astype(jnp.float32)], -1)
         fused = jnp.concatenate(
             [views, self.measurement_encoder(measurements), self.route_encoder(route.reshape(-1))]
         )

@@ -1,4 +1,5 @@
-"""Self-play DAgger: the pixel student learns from the privileged teacher in the states it visits itself."""
+"""Self-play DAgger: the pixel student learns from the privileged teacher in the states it
+visits itself."""
 
 from gp_distill._buffer import SampleBuffer, add_samples, empty_buffer, sample_batch
 from gp_distill._dagger import Dagger, DaggerState, beta_schedule, make_dagger, make_optimizer

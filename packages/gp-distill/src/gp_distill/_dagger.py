@@ -247,12 +247,18 @@ def _dagger_functions(cfg: DistillConfig, world: Any, teacher: Any, pixels: Any,
                 "goals": jnp.sum((out.events.goal_reached & out.valid).astype(jnp.float32)),
                 "reward": jnp.sum(out.reward * live),
             }
+            if t_action.ndim == 2:  # discrete: how often each teacher action was the label
+                stats["teacher_action_counts"] = (
+                    jnp.zeros((world.action_space.num_actions,), jnp.float32)
+                    .at[t_action.reshape(-1)]
+                    .add(recorded.reshape(-1).astype(jnp.float32))
+                )
             return world_state, (sample, stats)
 
         steps = jnp.arange(dagger.rollout_steps, dtype=jnp.int32)
         keys = jax.random.split(key, dagger.rollout_steps)
         world_state, (samples, stats) = jax.lax.scan(one_step, state.world_state, (steps, keys))
-        return world_state, samples, jax.tree.map(jnp.sum, stats)
+        return world_state, samples, jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
 
     def loss_fn(params: Any, static: Any, batch: DistillSample) -> tuple[Array, LossTerms]:
         terms = distill_loss(eqx.combine(params, static), batch, dagger.losses)
@@ -271,7 +277,7 @@ def _dagger_functions(cfg: DistillConfig, world: Any, teacher: Any, pixels: Any,
             with jax.numpy_dtype_promotion("standard"):
                 updates, opt_state = optimizer.update(grads, opt_state, params)
             params = eqx.apply_updates(params, updates)
-            return (params, opt_state), (terms, optax.global_norm(grads))
+            return (params, opt_state), (terms, optax.tree.norm(grads))
 
         (params, opt_state), (terms, grad_norm) = jax.lax.scan(
             sgd_step, (params, state.opt_state), jax.random.split(key, dagger.sgd_steps)
@@ -301,6 +307,9 @@ def _dagger_functions(cfg: DistillConfig, world: Any, teacher: Any, pixels: Any,
             "distance_per_step": stats["distance"] / jnp.maximum(stats["agent_steps"], 1.0),
             "grad_norm": jnp.mean(grad_norm),
         }
+        if "teacher_action_counts" in stats:
+            # Agreement of the best constant guess (the teacher's most frequent action).
+            metrics["majority_agreement"] = jnp.max(stats["teacher_action_counts"]) / recorded
         for name in ("total", "action", "feature", "value", "trajectory", "agreement"):
             metrics[f"loss_{name}" if name != "agreement" else "batch_agreement"] = jnp.mean(
                 getattr(terms, name)

@@ -142,7 +142,7 @@ class DistillConfig:
                 fork_every=4,
                 buffer_capacity=4096,
                 batch_size=64,
-                sgd_steps=40,
+                sgd_steps=200,
                 learning_rate=1e-3,
             ),
             checkpoint_every=4,

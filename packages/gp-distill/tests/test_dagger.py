@@ -1,0 +1,156 @@
+"""Self-play DAgger on the toy ring world with the scripted teacher (gp_distill.testing):
+forked trajectory labels against a step-by-step reference, the CI agreement threshold, the
+baselines' driving masks, and exact resume from a checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gp_agents as ga
+import gp_distill as gd
+import gp_world as gw
+from gp_distill.testing import scripted_teacher
+
+# The scripted teacher follows its route, so the toy world's grid actions are a function of what
+# the student sees (speed, route command, camera); the accel x steer grid has 49 actions.
+WORLD = dataclasses.replace(gw.WorldConfig.toy(), action_space="accel_steer_grid")
+STUDENT = ga.StudentConfig(
+    channels=(8, 16),
+    view_features=32,
+    measurement_width=32,
+    route_width=32,
+    trunk_width=64,
+    latent_size=64,
+    head_width=64,
+)
+PIXELS = dataclasses.replace(ga.PixelConfig.toy(), width=32, height=24, backend="xla")
+CI = gd.DistillConfig(
+    world=WORLD,
+    student=STUDENT,
+    pixels=PIXELS,
+    dagger=gd.DaggerConfig(
+        num_worlds=4,
+        rollout_steps=16,
+        iterations=8,
+        beta_decay=0.5,
+        fork_every=8,
+        buffer_capacity=2048,
+        batch_size=64,
+        sgd_steps=200,
+        learning_rate=1e-3,
+    ),
+    checkpoint_every=1,
+    keep_checkpoints=3,
+    progress=False,
+)
+AGREEMENT_THRESHOLD = 0.8
+"""Share of the student's own visited states (last 3 iterations, measured before training on
+them) where its most likely grid action is the teacher's (49 actions). Steady driving on the
+ring makes one action common, so the test also demands beating that constant guess."""
+
+
+@pytest.fixture(scope="module")
+def toy():
+    world = gw.World(WORLD, gw.build_map_bank(WORLD, "train"))
+    teacher = scripted_teacher(world, STUDENT.latent_size, jax.random.key(7))
+    return world, teacher
+
+
+@pytest.fixture(scope="module")
+def ci_run(toy, tmp_path_factory):
+    world, teacher = toy
+    dagger, *_ = gd.build_distillation(CI, teacher, world)
+    run_dir = tmp_path_factory.mktemp("distill") / "ci"
+    compile_start = time.perf_counter()
+    jax.block_until_ready(dagger.iteration(dagger.init(jax.random.key(0))))  # compile only
+    compile_seconds = time.perf_counter() - compile_start
+    # CPU time of this process, not wall time: the shared machine's load must not decide.
+    start, wall = time.process_time(), time.perf_counter()
+    state = gd.distill_student(CI, run_dir, dagger=dagger)
+    seconds = time.process_time() - start
+    print(f"DAgger: {seconds:.0f} CPU s, {time.perf_counter() - wall:.0f} s wall")
+    return dagger, run_dir, state, seconds, compile_seconds
+
+
+def test_fork_matches_stepping_the_world(toy, key):
+    """Forked trajectory poses equal the ego-frame poses of a plain step-by-step rollout."""
+    world, teacher = toy
+    state = jax.jit(world.reset)(key)
+    trajectory, valid = jax.jit(lambda s: gd.fork_trajectories(teacher, world, s, 40))(state)
+
+    @jax.jit
+    def step(s):
+        distribution, _, _ = gd.teacher_outputs(teacher, world.observe(s))
+        s, out = world.step(s, jax.vmap(lambda d: d.mode())(distribution))
+        return s, out.done
+
+    s, ended = state, np.zeros(WORLD.num_agents, bool)
+    a0 = state.agents
+    for t in range(40):
+        s, done = step(s)
+        ended |= np.asarray(done)
+        if (t + 1) % 5 == 0:
+            k = (t + 1) // 5 - 1
+            x, y = gw.to_ego(s.agents.x, s.agents.y, a0.x, a0.y, a0.yaw)
+            live = ~ended & np.asarray(a0.valid)
+            np.testing.assert_array_equal(valid[:, k], live)
+            # Same float ops in another order (scan vs loop): float32 rounding only.
+            np.testing.assert_allclose(trajectory[live, k, 0], x[live], atol=1e-3)
+            np.testing.assert_allclose(trajectory[live, k, 1], y[live], atol=1e-3)
+    assert np.asarray(valid).any()
+    # The teacher drives forward at ~6 m/s: the 4 s pose is well ahead.
+    assert float(jnp.max(trajectory[:, -1, 0])) > 10.0
+
+
+def test_student_agrees_with_teacher_within_a_minute(ci_run):
+    _, run_dir, _, seconds, compile_seconds = ci_run
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == list(range(1, CI.dagger.iterations + 1))
+    last = records[-3:]
+    agreement = np.mean([r["rollout_agreement"] for r in last])
+    majority = np.mean([r["majority_agreement"] for r in last])
+    print(f"agreement {agreement:.3f} (constant guess {majority:.3f}), {seconds:.1f} s")
+    assert agreement >= AGREEMENT_THRESHOLD
+    assert agreement > majority + 0.03
+    assert all(r["student_fraction"] > 0.85 for r in last)  # the student really drove
+    assert records[-1]["batch_agreement"] > 0.9
+    assert records[0]["loss_action"] > 2 * records[-1]["loss_action"]
+    # One minute of the 2-core CPU after compilation: at most 120 CPU seconds.
+    assert seconds < 120.0, f"{seconds:.0f} CPU s after {compile_seconds:.0f} s of compilation"
+    assert (run_dir / "learning_curves.png").exists()
+
+
+def test_resume_is_exact(ci_run, tmp_path):
+    """Resuming the second-to-last checkpoint reproduces the final student bit for bit."""
+    dagger, run_dir, state, *_ = ci_run
+    resumed_dir = tmp_path / "resumed"
+    shutil.copytree(run_dir, resumed_dir)
+    shutil.rmtree(resumed_dir / "checkpoints" / str(CI.dagger.iterations))
+    resumed = gd.distill_student(CI, resumed_dir, dagger=dagger)
+    a = eqx.filter(state.student, eqx.is_array)
+    b = eqx.filter(resumed.student, eqx.is_array)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+    # Another config in the same folder is refused with the differing key named.
+    other = dataclasses.replace(CI, dagger=dataclasses.replace(CI.dagger, learning_rate=0.1))
+    with pytest.raises(ga.CheckpointError, match="learning_rate"):
+        gd.distill_student(other, resumed_dir, dagger=dagger)
+
+
+def test_beta_schedule_and_modes():
+    assert float(gd.beta_schedule(CI.dagger, jnp.asarray(2))) == pytest.approx(0.25)
+    bc = dataclasses.replace(CI.dagger, mode="bc")
+    assert float(gd.beta_schedule(bc, jnp.asarray(5))) == 1.0
+    with pytest.raises(ValueError, match="mode"):
+        gd.DaggerConfig(mode="solo")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="buffer_capacity"):
+        dataclasses.replace(CI.dagger, buffer_capacity=10).check_sizes(4, 1, 0.1)

@@ -1,0 +1,111 @@
+"""Distil the pixel student by self-play DAgger:
+`python scripts/distill_student.py {toy,demo,full}`.
+
+Every field is overridable, e.g.
+    python scripts/distill_student.py toy --distill.dagger.mode bc --run-dir runs/distill-toy-bc
+    python scripts/distill_student.py demo --teacher-run runs/teacher-demo
+Everything goes under the run folder: config.json, checkpoints/, metrics.jsonl,
+learning_curves.png. Running the same command again resumes from the newest checkpoint.
+`--ablation` runs BC, single-agent DAgger and self-play DAgger (and the loss ablations) at equal
+sample budget in sub-folders and plots them together (ablation.png, ablation.json).
+Without `--teacher-run` the teacher is the scripted route follower of `gp_distill.testing`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import tyro
+
+import gp_distill as gd
+import gp_world as gw
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillStudent:
+    run_dir: str = "runs/distill"
+    """Run folder (created; resumed when it already holds checkpoints)."""
+    teacher_run: str = ""
+    """A gp-agents teacher run folder to distil from (empty: the scripted teacher)."""
+    resume: bool = True
+    ablation: bool = False
+    """Run the ablation table instead of one run (sub-folders of `run_dir`)."""
+    distill: gd.DistillConfig = dataclasses.field(default_factory=gd.DistillConfig.toy)
+
+
+PRESETS = {
+    "toy": (
+        "toy ring road, one small camera: the student agrees with the teacher in about a minute",
+        DistillStudent(run_dir="runs/distill-toy", distill=gd.DistillConfig.toy()),
+    ),
+    "demo": (
+        "village towns, three 64x96 cameras, on a 2-core CPU (start from the shipped teacher)",
+        DistillStudent(
+            run_dir="runs/distill-demo",
+            teacher_run="runs/teacher-demo",
+            distill=gd.DistillConfig.demo(),
+        ),
+    ),
+    "full": (
+        "city towns on one GPU",
+        DistillStudent(
+            run_dir="runs/distill-full",
+            teacher_run="runs/teacher-full",
+            distill=gd.DistillConfig.full(),
+        ),
+    ),
+}
+
+ABLATIONS = {
+    "bc": {"mode": "bc"},
+    "single_agent": {"mode": "single_agent"},
+    "self_play": {},
+    "self_play_kl_only": {"losses": gd.LossWeights(feature=0.0, value=0.0, trajectory=0.0)},
+    "self_play_kl_features": {"losses": gd.LossWeights(value=0.0, trajectory=0.0)},
+}
+
+
+def _teacher(args: DistillStudent, world: gw.World):
+    if not args.teacher_run:
+        return None, "scripted"
+    return gd.load_teacher(args.teacher_run, world), str(Path(args.teacher_run).absolute())
+
+
+def main(args: DistillStudent) -> None:
+    cfg = args.distill
+    world = gw.World(cfg.world, gw.build_map_bank(cfg.world, split="train"))
+    teacher, name = _teacher(args, world)
+    print(f"teacher: {name}; devices: {jax.devices()}")
+    if not args.ablation:
+        gd.distill_student(cfg, args.run_dir, teacher, resume=args.resume, teacher_name=name)
+        print(f"run folder: {Path(args.run_dir).absolute()}")
+        return
+    paths, table = {}, {}
+    for label, change in ABLATIONS.items():
+        if change.get("mode") == "single_agent":
+            # One recorded agent per world instead of all: more iterations for an equal budget.
+            change = {**change, "iterations": cfg.dagger.iterations * cfg.world.num_agents}
+        run_cfg = dataclasses.replace(cfg, dagger=dataclasses.replace(cfg.dagger, **change))
+        run_dir = Path(args.run_dir) / label
+        gd.distill_student(run_cfg, run_dir, teacher, resume=args.resume, teacher_name=name)
+        paths[label] = run_dir / "metrics.jsonl"
+        last = [json.loads(x) for x in paths[label].read_text().splitlines()][-3:]
+        table[label] = {
+            key: sum(r[key] for r in last) / len(last)
+            for key in ("samples", "rollout_agreement", "loss_action", "offroad_per_km")
+        }
+    gd.plot_distillation(paths, Path(args.run_dir) / "ablation.png")
+    (Path(args.run_dir) / "ablation.json").write_text(json.dumps(table, indent=2) + "\n")
+    print("| run | samples | agreement | KL | off-road/km |\n|---|---|---|---|---|")
+    for label, row in table.items():
+        print(
+            f"| {label} | {row['samples']:.0f} | {row['rollout_agreement']:.3f} | "
+            f"{row['loss_action']:.3f} | {row['offroad_per_km']:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main(tyro.extras.overridable_config_cli(PRESETS))
