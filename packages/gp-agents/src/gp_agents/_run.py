@@ -147,6 +147,7 @@ def train_teacher(
     )
     wall_start = time.perf_counter()
     last_checkpoint = start
+    first_call = True
     with metrics_path.open("a") as log:
         while int(state.update) < total:
             n = min(cfg.log_every, total - int(state.update))
@@ -164,9 +165,12 @@ def train_teacher(
                     "agent_steps_per_s": rate,
                     **record,
                 }
+                if first_call:  # the first call's time includes compilation
+                    record["rate_includes_compile"] = True
                 if is_main:
                     log.write(json.dumps(record) + "\n")
             log.flush()
+            first_call = False
             update = int(state.update)
             bar.update(n)
             bar.set_postfix(

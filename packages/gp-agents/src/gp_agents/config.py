@@ -41,9 +41,8 @@ class TeacherConfig:
 
     @classmethod
     def demo(cls) -> TeacherConfig:
-        return cls(
-            element_width=64, set_features=64, ego_width=64, trunk_width=128, latent_size=128
-        )
+        """Narrow set encoders: the per-element MLPs dominate the cost on a CPU."""
+        return cls(element_width=32, set_features=32, ego_width=32, trunk_width=128, latent_size=64)
 
     @classmethod
     def full(cls) -> TeacherConfig:
@@ -181,9 +180,12 @@ class TrainConfig:
         world = dataclasses.replace(
             WorldConfig.village(),
             action_space="accel_steer_grid",
-            reward_progress=(0.01, 0.02),
-            reward_collision=(1.0, 3.0),
-            reward_offroad=(1.0, 3.0),
+            reward_progress=(0.005, 0.01),
+            reward_collision=(2.0, 4.0),
+            reward_offroad=(2.0, 4.0),
+            num_lane_points=16,
+            num_road_edges=8,
+            num_nearest_agents=6,
         )
         return cls(
             world=world,
@@ -191,10 +193,11 @@ class TrainConfig:
             ppo=PPOConfig(
                 num_worlds=8,
                 rollout_steps=32,
-                num_updates=1000,
-                num_minibatches=4,
-                epochs=4,
-                learning_rate=5e-4,
+                num_updates=1500,
+                num_minibatches=2,
+                epochs=2,
+                learning_rate=3e-4,
+                ent_coef=0.02,
                 lr_schedule="constant",
                 advantage_filter=0.0,
             ),
