@@ -32,7 +32,9 @@ def test_gae_matches_numpy_reference_with_dones(key):
     values = jax.random.normal(k_v, shape)
     dones = jax.random.bernoulli(k_d, 0.2, shape)
     last_value = jax.random.normal(k_l, shape[1:])
-    adv, targets = gae(rewards, values, dones, last_value, 0.97, 0.9)
+    adv, targets = jax.jit(gae, static_argnums=(4, 5))(
+        rewards, values, dones, last_value, 0.97, 0.9
+    )
     ref_adv, ref_targets = _gae_reference(
         *(np.asarray(x, np.float64) for x in (rewards, values)),
         np.asarray(dones),

@@ -99,11 +99,12 @@ def test_policy_heads_shapes_and_agent_order(key, kind):
     k_obs, k_pol, k_perm = jax.random.split(key, 3)
     obs = _as_module(_observation(k_obs))
     policy = TeacherPolicy(TeacherConfig.toy(), obs, _Space(kind), key=k_pol)
-    latent = policy.latent(obs)
+    # One compiled call instead of hundreds of eagerly dispatched small ops.
+    outputs = eqx.filter_jit(lambda p, o: (p.latent(o), p(o), p.value(o)))
+    latent, (dist, value), value_alone = outputs(policy, obs)
     assert latent.shape == (TeacherConfig.toy().latent_size,)
-    dist, value = policy(obs)
     assert value.shape == ()
-    np.testing.assert_allclose(value, policy.value(obs), rtol=TOL)
+    np.testing.assert_allclose(value, value_alone, rtol=TOL)
     if kind == "discrete":
         assert isinstance(dist, Categorical) and dist.logits.shape == (12,)
     else:
@@ -115,7 +116,7 @@ def test_policy_heads_shapes_and_agent_order(key, kind):
     shuffled = eqx.tree_at(
         lambda o: (o.agents, o.agents_valid), obs, (obs.agents[perm], obs.agents_valid[perm])
     )
-    np.testing.assert_allclose(policy.latent(shuffled), latent, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(outputs(policy, shuffled)[0], latent, rtol=TOL, atol=TOL)
 
 
 def test_beta_matches_scipy():
