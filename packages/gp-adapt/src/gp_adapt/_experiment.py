@@ -33,7 +33,7 @@ from gp_adapt._toy import (
     toy_teacher_actions,
 )
 from gp_adapt._training import adapt, evaluate_pairs
-from gp_adapt.config import MAX_SEVERITY, DomainShift, ExperimentConfig
+from gp_adapt.config import MAX_SEVERITY, ExperimentConfig
 
 
 def _take(tree: Any, start: int, stop: int) -> Any:
@@ -122,7 +122,7 @@ def quality_experiment(
     student, losses = behaviour_clone(student, train_obs, teacher[:a], config)
     log(f"student trained: cross-entropy {losses[0]:.3f} -> {losses[-1]:.3f}")
 
-    shift = DomainShift(severity=MAX_SEVERITY, seed=config.domain_seed)
+    shift = dataclasses.replace(config.shift, severity=MAX_SEVERITY)
     render_shifted = jax.jit(
         jax.vmap(
             lambda k, s, strength: shifted_view(k, s, shift, backend="xla", strength=strength),

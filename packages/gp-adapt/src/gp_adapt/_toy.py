@@ -41,8 +41,11 @@ def toy_scenes(
     height: int = 24,
     max_boxes: int = 4,
     render_config: RenderConfig = RenderConfig.cpu(),  # noqa: B008 (frozen, hashable)
+    *,
+    render: bool = True,
 ) -> PairedSample:
-    """`count` random scenes (leading axis), their images the renderer's own views.
+    """`count` random scenes (leading axis), their images the renderer's own views (black when
+    `render` is False, for callers that draw them themselves).
 
     The ego drives east in a lane of the toy road with a small heading error; boxes stand
     5..30 m ahead, some in its lane. One forward camera of 70 degrees.
@@ -81,6 +84,8 @@ def toy_scenes(
     samples = PairedSample(
         image, calibrations, jnp.asarray(poses, jnp.float32), boxes, stacked_ground
     )
+    if not render:
+        return samples
     return eqx.tree_at(lambda s: s.image, samples, _render_batch(samples, render_config))
 
 

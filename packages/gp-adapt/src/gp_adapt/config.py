@@ -103,15 +103,22 @@ class ExperimentConfig:
     train_scenes: int = 512
     """Scenes the student is behaviour-cloned on (rendered views)."""
     eval_scenes: int = 128
-    pool_scenes: int = 64
+    pool_scenes: int = 256
     """Scenes whose (shifted, rendered) pairs adaptation may use."""
-    sample_counts: tuple[int, ...] = (4, 16, 64)
+    sample_counts: tuple[int, ...] = (4, 16, 64, 256)
     severities: tuple[int, ...] = (0, 1, 2, 3, 4)
+    shift: DomainShift = dataclasses.field(
+        default_factory=lambda: DomainShift(severity=MAX_SEVERITY)
+    )
+    """Magnitudes and seed of the SYNTHETIC domain; its severity is ignored (`severities` runs)."""
     bc_steps: int = 600
     bc_batch: int = 64
     bc_learning_rate: float = 1e-3
-    adapt: AdaptConfig = dataclasses.field(default_factory=lambda: AdaptConfig.toy())
-    domain_seed: int = 0
+    adapt: AdaptConfig = dataclasses.field(
+        default_factory=lambda: AdaptConfig(
+            steps=300, batch_size=16, action_kl=1.0, log_every=50, checkpoint_every=300
+        )
+    )
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -142,5 +149,7 @@ class ExperimentConfig:
             pool_scenes=256,
             sample_counts=(8, 32, 128, 256),
             bc_steps=1500,
-            adapt=AdaptConfig.demo(),
+            adapt=AdaptConfig(
+                steps=400, batch_size=16, action_kl=1.0, log_every=50, checkpoint_every=400
+            ),
         )
