@@ -149,7 +149,7 @@ def cut_scenes(
 ) -> list[Scene]:
     """Scenes from a rollout recorded `with_observations`: every `frame_stride` steps, every slot
     that drives one episode from 1.5 s before the frame to 5 s after it. At most `max_scenes`,
-    taken evenly."""
+    taken evenly in pairs of consecutive frames of one agent (for extended comfort)."""
     if record.observation is None:
         raise ValueError("cut_scenes needs a record made with with_observations=True")
     get = lambda name: np.asarray(getattr(record, name))  # noqa: E731
@@ -187,9 +187,27 @@ def cut_scenes(
                     )
                 )
     if max_scenes is not None and len(scenes) > max_scenes:
-        keep = np.linspace(0, len(scenes) - 1, max_scenes).round().astype(int)
-        scenes = [scenes[k] for k in keep]
+        scenes = _evenly_in_pairs(scenes, max_scenes, frame_stride)
     return scenes
+
+
+def _evenly_in_pairs(scenes: list[Scene], count: int, stride: int) -> list[Scene]:
+    """`count` scenes spread evenly, taken as (frame, frame + stride) pairs of one agent where
+    possible, so that extended comfort (which needs the previous frame) is scored on them."""
+    index = {(s.seed, s.slot, s.step): s for s in scenes}
+    seconds = [s for s in scenes if (s.seed, s.slot, s.step - stride) in index]
+    picked: list[Scene] = []
+    if seconds and count >= 2:
+        for k in np.linspace(0, len(seconds) - 1, count // 2).round().astype(int):
+            s = seconds[k]
+            picked += [index[(s.seed, s.slot, s.step - stride)], s]
+    seen = {(s.seed, s.slot, s.step) for s in picked}
+    rest = [s for s in scenes if (s.seed, s.slot, s.step) not in seen]
+    if len(picked) < count and rest:
+        extra = np.linspace(0, len(rest) - 1, count - len(picked)).round().astype(int)
+        picked += [rest[k] for k in extra]
+    unique = {(s.seed, s.slot, s.step): s for s in picked}
+    return sorted(unique.values(), key=lambda s: (s.seed, s.step, s.slot))
 
 
 def _scene(
