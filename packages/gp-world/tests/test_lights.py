@@ -46,3 +46,31 @@ def test_removed_and_frozen_lights(key):
     assert (removed == gw.NO_LIGHT).all()
     frozen = _run(dataclasses.replace(CFG, freeze_green_prob=1.0), key, steps=50)
     assert (frozen == gw.GREEN).all()
+
+
+def test_red_light_event_only_when_crossing_on_red():
+    from gp_world._agents import empty_agents
+    from gp_world._events import red_light_crossings
+    from gp_world._lights import Lights
+
+    cfg = gw.WorldConfig(num_maps=1, routes_per_map=64, num_agents=2)
+    maps = gw.build_map_bank(cfg)
+    stops = np.asarray(maps.route_stop_line[0, :, 0])
+    r = int(np.nonzero(stops >= 0)[0][0])  # a route that crosses a stop line
+    line = int(stops[r])
+    phase = int(maps.stop_line_phase[0, line])
+    stop_s = float(maps.route_stop_s[0, r, 0])
+    agents = empty_agents(cfg)
+    agents = dataclasses.replace(agents, route=jnp.full((2,), r, jnp.int32))
+    n = maps.intersection_centres.shape[1]
+    green = jnp.full((n, 2), 10.0)
+    # Timer 1 s into the cycle: phase 0 is green, phase 1 red.
+    lights = Lights(jnp.full((n,), 1.0), green, jnp.ones((n,), bool), jnp.asarray(False))
+    s_old = jnp.asarray([stop_s - 0.5, stop_s - 3.0])
+    s_new = jnp.asarray([stop_s + 0.5, stop_s - 1.0])  # agent 1 stops short of the line
+    events = np.asarray(red_light_crossings(agents, s_old, s_new, lights, maps, jnp.int32(0), cfg))
+    assert not events[1]
+    assert events[0] == (phase == 1)  # red only for phase 1 at this time
+    other = dataclasses.replace(lights, timer=lights.timer + 14.0)  # phase 1 green, phase 0 red
+    events = np.asarray(red_light_crossings(agents, s_old, s_new, other, maps, jnp.int32(0), cfg))
+    assert events[0] == (phase == 0) and not events[1]

@@ -167,13 +167,16 @@ def respawn(
         None, None, :
     ]
     free = clear.all(-1)  # [T, A]
-    # The first free candidate per slot, as a one-hot over T (a select, not a gather).
-    earlier_free = jnp.cumsum(free.astype(jnp.int32), axis=0) - free.astype(jnp.int32)
-    pick = free & (earlier_free == 0)  # [T, A]
     found = free.any(0) & need
-    # Rebuild the chosen candidates from their draws: one selection instead of one per field.
-    u_chosen = jnp.where(pick[:, :, None], u, 0.0).sum(0)  # exact: one nonzero term
-    chosen = jax.tree.map(lambda c: c[0], _candidates(u_chosen[None], cfg, maps, m))
+    if t == 1:
+        chosen = jax.tree.map(lambda c: c[0], cand)
+    else:
+        # The first free candidate per slot, as a one-hot over T (a select, not a gather).
+        earlier_free = jnp.cumsum(free.astype(jnp.int32), axis=0) - free.astype(jnp.int32)
+        pick = free & (earlier_free == 0)  # [T, A]
+        # Rebuild the chosen candidates from their draws: one selection, not one per field.
+        u_chosen = jnp.where(pick[:, :, None], u, 0.0).sum(0)  # exact: one nonzero term
+        chosen = jax.tree.map(lambda c: c[0], _candidates(u_chosen[None], cfg, maps, m))
     # Conflicts among new spots: a slot yields to any lower slot that also spawns.
     r_new = 0.5 * jnp.hypot(chosen.length, chosen.width) + cfg.spawn_clearance
     ddx = chosen.x[:, None] - chosen.x[None, :]

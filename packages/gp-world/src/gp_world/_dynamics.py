@@ -167,4 +167,5 @@ def _nearest(value: Array, table: np.ndarray) -> Array:
 
 def _wrap(angle: Array) -> Array:
     """Angle to [-pi, pi)."""
-    return (angle + jnp.pi) % (2 * jnp.pi) - jnp.pi
+    shifted = angle + jnp.pi  # floor-based modulo: XLA's float remainder is slow on CPU
+    return shifted - jnp.floor(shifted / (2 * jnp.pi)) * (2 * jnp.pi) - jnp.pi

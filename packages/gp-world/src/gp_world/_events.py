@@ -84,10 +84,16 @@ def collisions(agents: Agents) -> Bool[Array, " A"]:
 def red_light_crossings(
     agents: Agents, s_old, s_new, lights: Lights, maps: MapBank, m: Array, cfg: WorldConfig
 ) -> Bool[Array, " A"]:
-    """Crossing one of the route's stop lines (s_old < stop_s <= s_new) while its light is red."""
-    stop_s = maps.route_stop_s[m, agents.route]  # [A, RL]
-    line = maps.route_stop_line[m, agents.route]
-    crossed = (s_old[:, None] < stop_s) & (stop_s <= s_new[:, None]) & (line >= 0)
+    """Crossing one of the route's stop lines (s_old < stop_s <= s_new) while its light is red.
+
+    Stop lines on a route lie tens of metres apart, so a step crosses at most the next one:
+    only its light is evaluated.
+    """
+    stop_s = maps.route_stop_s[m, agents.route]  # [A, RL], ascending, padded far away
+    k = jnp.minimum((stop_s <= s_old[:, None]).sum(-1), stop_s.shape[1] - 1).astype(jnp.int32)
+    next_s = jnp.take_along_axis(stop_s, k[:, None], axis=1)[:, 0]
+    line = maps.route_stop_line[m, agents.route, k]
+    crossed = (s_old < next_s) & (next_s <= s_new) & (line >= 0)
     safe_line = jnp.maximum(line, 0)
     state = light_state(
         lights,
@@ -95,7 +101,7 @@ def red_light_crossings(
         maps.stop_line_phase[m, safe_line],
         cfg,
     )
-    return (crossed & (state == RED)).any(-1)
+    return crossed & (state == RED)
 
 
 def reward_terms(

@@ -75,10 +75,10 @@ class WorldConfig:
     max_episode_steps: int = 600
     collision_behaviour: CollisionBehaviour = "respawn"
     kind_probs: tuple[float, float, float, float] = (0.7, 0.15, 0.1, 0.05)
-    spawn_candidates: int = 4  # free-spot attempts per respawning agent per step
+    spawn_candidates: int = 1  # free-spot attempts per respawning slot per step (retries next step)
     spawn_clearance: float = 1.0  # metres added to bounding circles when spawning
     spawn_speed_fraction: float = 0.5  # spawn speed ~ U(0, fraction * speed limit)
-    reset_spawn_rounds: int = 4
+    reset_spawn_rounds: int = 8  # spawn rounds at reset (each with spawn_candidates attempts)
 
     # Lights.
     light_green: tuple[float, float] = (8.0, 20.0)  # seconds, sampled per intersection
