@@ -24,7 +24,10 @@ _CPU = (
     ("toy-1cam-48x32", _TOY),
     (
         "village-3cam-96x64",
-        dataclasses.replace(_DEMO, dagger=dataclasses.replace(_DEMO.dagger, sgd_steps=16)),
+        dataclasses.replace(
+            _DEMO,
+            dagger=dataclasses.replace(_DEMO.dagger, num_worlds=1, rollout_steps=8, sgd_steps=16),
+        ),
     ),
 )
 _FULL = gd.DistillConfig.full()

@@ -154,3 +154,30 @@ def test_beta_schedule_and_modes():
         gd.DaggerConfig(mode="solo")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="buffer_capacity"):
         dataclasses.replace(CI.dagger, buffer_capacity=10).check_sizes(4, 1, 0.1)
+
+
+@pytest.mark.parametrize(
+    ("mode", "drive", "space"),
+    [
+        ("bc", "action", "accel_steer_grid"),
+        ("single_agent", "trajectory", "jerk"),
+        ("self_play", "trajectory", "continuous"),
+    ],
+)
+def test_modes_drives_and_spaces_trace(mode, drive, space, key):
+    """Every baseline, both ways of driving and every action space build a well-shaped iteration
+    (traced abstractly: compiling each variant would cost minutes on a CPU)."""
+    world_cfg = dataclasses.replace(WORLD, action_space=space)
+    world = gw.World(world_cfg, gw.build_map_bank(world_cfg, "train"))
+    teacher = scripted_teacher(world, STUDENT.latent_size, key)
+    cfg = dataclasses.replace(
+        CI,
+        world=world_cfg,
+        dagger=dataclasses.replace(CI.dagger, mode=mode, drive=drive, sgd_steps=2),
+    )
+    dagger, *_ = gd.build_distillation(cfg, teacher, world)
+    state = eqx.filter_eval_shape(dagger.init, key)
+    new_state, metrics = eqx.filter_eval_shape(dagger.iteration, state)
+    assert jax.tree.structure(new_state) == jax.tree.structure(state)
+    assert ("majority_agreement" in metrics) == (space != "continuous")
+    assert metrics["rollout_agreement"].shape == ()

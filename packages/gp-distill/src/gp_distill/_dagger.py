@@ -91,14 +91,16 @@ def make_dagger(
     mesh = Mesh(np.asarray(list(jax.devices() if devices is None else devices)), (WORLD_AXIS,))
     cfg.dagger.check_sizes(int(world.config.num_agents), mesh.size, world.config.dt)
     env = (world, teacher, pixels)
+    # Host copy: the student's Beta bounds are static and must not be traced.
+    bounds = jax.device_get(world.action_space)
 
     @eqx.filter_jit
     def init(env: tuple[Any, Any, Any], key: PRNGKeyArray) -> DaggerState:
-        return _dagger_functions(cfg, *env, mesh)[0](key)
+        return _dagger_functions(cfg, *env, mesh, bounds)[0](key)
 
     @eqx.filter_jit
     def iteration(env: tuple[Any, Any, Any], state: DaggerState):
-        return _dagger_functions(cfg, *env, mesh)[1](state)
+        return _dagger_functions(cfg, *env, mesh, bounds)[1](state)
 
     return Dagger(
         init=functools.partial(init, env),
@@ -108,7 +110,9 @@ def make_dagger(
     )
 
 
-def _dagger_functions(cfg: DistillConfig, world: Any, teacher: Any, pixels: Any, mesh: Mesh):
+def _dagger_functions(
+    cfg: DistillConfig, world: Any, teacher: Any, pixels: Any, mesh: Mesh, bounds: Any
+):
     """(init, iteration) as plain functions closing over traced world, teacher and pipeline."""
     dagger = cfg.dagger
     num_agents = int(world.config.num_agents)
@@ -163,9 +167,7 @@ def _dagger_functions(cfg: DistillConfig, world: Any, teacher: Any, pixels: Any,
         k_student, k_worlds, k_run = jax.random.split(key, 3)
         world_state = jax.vmap(world.reset)(jax.random.split(k_worlds, dagger.num_worlds))
         example = example_sample(k_worlds)
-        student = ga.StudentPolicy(
-            cfg.student, example.observation, world.action_space, key=k_student
-        )
+        student = ga.StudentPolicy(cfg.student, example.observation, bounds, key=k_student)
         return DaggerState(
             student=replicate(student),
             opt_state=replicate(optimizer.init(eqx.filter(student, eqx.is_array))),
