@@ -18,6 +18,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, PRNGKeyArray, UInt8
 
 from gp_agents._distributions import ActionDistribution, Categorical, ScaledBeta
+from gp_agents.config import TeacherConfig
 
 TRAJECTORY_POSES = 8
 """NAVSIM trajectory format: 8 future poses (x, y, heading in the ego frame) over 4 s."""
@@ -76,26 +77,36 @@ class StudentConfig:
 
     @classmethod
     def toy(cls) -> StudentConfig:
-        """Matches TeacherConfig.toy (latent 64)."""
+        """Latent of TeacherConfig.toy."""
         return cls(
             channels=(8, 16, 32),
             view_features=64,
             measurement_width=32,
             route_width=32,
             trunk_width=128,
-            latent_size=64,
+            latent_size=TeacherConfig.toy().latent_size,
             head_width=64,
         )
 
     @classmethod
     def demo(cls) -> StudentConfig:
-        """Matches TeacherConfig.demo (latent 128)."""
-        return cls(channels=(16, 32, 64, 64), view_features=128, trunk_width=256, latent_size=128)
+        """Latent of TeacherConfig.demo."""
+        return cls(
+            channels=(16, 32, 64, 64),
+            view_features=128,
+            trunk_width=256,
+            latent_size=TeacherConfig.demo().latent_size,
+        )
 
     @classmethod
     def full(cls) -> StudentConfig:
-        """Matches TeacherConfig.full (latent 256)."""
-        return cls(channels=(32, 64, 128, 128), view_features=256, trunk_width=512)
+        """Latent of TeacherConfig.full."""
+        return cls(
+            channels=(32, 64, 128, 128),
+            view_features=256,
+            trunk_width=512,
+            latent_size=TeacherConfig.full().latent_size,
+        )
 
 
 class ViewEncoder(eqx.Module):

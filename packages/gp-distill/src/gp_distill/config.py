@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any, Literal
 
-from gp_agents import PixelConfig, StudentConfig, TeacherConfig, TrackingConfig
+from gp_agents import PixelConfig, StudentConfig, TeacherConfig, TrackingConfig, TrainConfig
 from gp_world import WorldConfig
 
 Mode = Literal["self_play", "single_agent", "bc"]
@@ -101,7 +101,7 @@ class DaggerConfig:
 class DistillConfig:
     """A whole distillation run: world, teacher and student sizes, camera rig, DAgger."""
 
-    world: WorldConfig = dataclasses.field(default_factory=WorldConfig.toy)
+    world: WorldConfig = dataclasses.field(default_factory=lambda: TrainConfig.toy().world)
     teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig.toy)
     student: StudentConfig = dataclasses.field(default_factory=StudentConfig.toy)
     pixels: PixelConfig = dataclasses.field(default_factory=PixelConfig.toy)
@@ -150,10 +150,11 @@ class DistillConfig:
 
     @classmethod
     def demo(cls) -> DistillConfig:
-        """Village towns, three 64x96 cameras, on a 2-core CPU."""
+        """Village towns, three 64x96 cameras, on a 2-core CPU (the teacher demo's world)."""
+        teacher_run = TrainConfig.demo()
         return cls(
-            world=WorldConfig.village(),
-            teacher=TeacherConfig.demo(),
+            world=teacher_run.world,
+            teacher=teacher_run.teacher,
             student=StudentConfig.demo(),
             pixels=PixelConfig.demo(),
             dagger=DaggerConfig(
@@ -171,10 +172,11 @@ class DistillConfig:
 
     @classmethod
     def full(cls) -> DistillConfig:
-        """City towns on one GPU: the full teacher and student."""
+        """City towns on one GPU: the full teacher and student (the teacher full run's world)."""
+        teacher_run = TrainConfig.full()
         return cls(
-            world=WorldConfig.city(),
-            teacher=TeacherConfig.full(),
+            world=teacher_run.world,
+            teacher=teacher_run.teacher,
             student=StudentConfig.full(),
             pixels=PixelConfig.full(),
             dagger=DaggerConfig(
