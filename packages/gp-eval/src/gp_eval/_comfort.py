@@ -101,7 +101,7 @@ def is_comfortable(
         ("yaw_rate", b.max_abs_yaw_rate),
     ):
         ok &= ((sig[name] > -bound) & (sig[name] < bound)).all(-1)
-    return ok
+    return np.asarray(ok)
 
 
 def _extended_features(heading, accel_x, accel_y, dt):
@@ -134,8 +134,10 @@ def is_extended_comfortable(
     if not 0.0 < frame_interval < 0.55:
         raise ValueError(f"frame_interval must be in (0, 0.55) s, got {frame_interval}")
     n = round(frame_interval / dt)
-    cur = _extended_features(*(np.asarray(v, np.float64)[:-n] for v in current), dt)
-    prev = _extended_features(*(np.asarray(v, np.float64)[n:] for v in previous), dt)
+    c_yaw, c_ax, c_ay = (np.asarray(v, np.float64)[:-n] for v in current)
+    p_yaw, p_ax, p_ay = (np.asarray(v, np.float64)[n:] for v in previous)
+    cur = _extended_features(c_yaw, c_ax, c_ay, dt)
+    prev = _extended_features(p_yaw, p_ax, p_ay, dt)
     bounds = (max_rms_accel, max_rms_jerk, max_rms_yaw_rate, max_rms_yaw_accel)
     rms = [float(np.sqrt(np.mean((c - p) ** 2))) for c, p in zip(cur, prev, strict=True)]
     return all(r <= b for r, b in zip(rms, bounds, strict=True))

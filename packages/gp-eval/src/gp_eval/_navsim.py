@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from gp_eval._geometry import (
     box_corners,
@@ -106,7 +107,7 @@ def raw_progress(centerline: np.ndarray, center_start: np.ndarray, center_end: n
     return max(0.0, float(s[1] - s[0]))
 
 
-def ego_progress(raw: np.ndarray, multipliers: np.ndarray, version: str = "v2") -> np.ndarray:
+def ego_progress(raw: ArrayLike, multipliers: ArrayLike, version: str = "v2") -> np.ndarray:
     """EP per proposal f64[P] from raw progress f64[P] (m) and multiplier products f64[P].
 
     norm = max_i raw_i·M_i over the proposals scored together (the reference planner and the

@@ -109,7 +109,12 @@ def ego_areas(
     same_direction = np.abs(wrap_angle(nav_map.lane_points[idx, 2] - route_heading)) < np.pi / 2
     oncoming = ~(in_lane & same_direction)
     in_intersection = in_lane & nav_map.lane_is_connector[nav_map.lane_point_lane[idx]]
-    return EgoAreas(non_drivable, multiple_lanes, oncoming, in_intersection)
+    return EgoAreas(
+        np.asarray(non_drivable),
+        np.asarray(multiple_lanes),
+        np.asarray(oncoming),
+        np.asarray(in_intersection),
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -353,7 +353,8 @@ def evaluate_open_loop(
     if not scenes:
         raise ValueError("evaluate_open_loop needs at least one scene")
     maps_cache: dict[int, NavsimMap] = {}
-    frames, previous = [], {}
+    frames: list[dict[str, float]] = []
+    previous: dict[tuple[int, int, int], SimulatedTrajectory] = {}
     for scene in scenes:
         if scene.map_id not in maps_cache:
             maps_cache[scene.map_id] = NavsimMap.from_bank(

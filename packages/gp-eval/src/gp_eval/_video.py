@@ -147,4 +147,4 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 10) -> N
         return
     with imageio.get_writer(path, fps=fps, macro_block_size=1) as writer:
         for frame in frames:
-            writer.append_data(frame)
+            writer.append_data(frame)  # type: ignore[attr-defined]

@@ -63,4 +63,4 @@ def episode_rate(event: np.ndarray, valid: np.ndarray) -> float:
     counted = np.asarray(valid, bool).any(-1)
     if not counted.any():
         return float("nan")
-    return float(event.any(-1)[counted].mean())
+    return float(np.asarray(event.any(-1))[counted].mean())
