@@ -45,9 +45,8 @@ class ImageAdapter(eqx.Module):
         self.offset = jnp.zeros((3,), jnp.float32)
         self.hidden = eqx.nn.Conv2d(3, width, 3, padding=1, key=k1)
         out = eqx.nn.Conv2d(width, 3, 1, key=k2)
-        self.out = eqx.tree_at(
-            lambda c: (c.weight, c.bias), out, (out.weight * 0.0, out.bias * 0.0)
-        )
+        zeros = (jnp.zeros_like(out.weight), jnp.zeros((3, 1, 1), jnp.float32))
+        self.out = eqx.tree_at(lambda c: (c.weight, c.bias), out, zeros)
 
     def __call__(self, image: Float[Array, "h w 3"]) -> Float[Array, "h w 3"]:
         x = jnp.transpose(image / 255.0 - 0.5, (2, 0, 1))

@@ -143,7 +143,7 @@ def _ground_from_mask(
         np.broadcast_to(row, road.shape)[inside], np.broadcast_to(col, road.shape)[inside]
     ]
     classes = np.where(road, int(SemanticClass.ROAD), int(SemanticClass.OFFROAD)).astype(np.int32)
-    return make_ground(classes, (-window_m / 2, -window_m / 2), metres_per_texel)
+    return make_ground(classes, np.array([-window_m / 2, -window_m / 2]), metres_per_texel)
 
 
 def _load_image(path: str, size: tuple[int, int] | None) -> np.ndarray:

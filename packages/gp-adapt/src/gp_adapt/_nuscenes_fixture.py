@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from gp_adapt._calibration import ego_matrix, matrix_quaternion, mount_matrix, pose_matrix
+from gp_adapt._calibration import (
+    ego_matrix,
+    matrix_quaternion,
+    mount_matrix,
+    quaternion_matrix,
+)
 
 ANNOTATION_COLOUR = (255, 0, 255)
 SKY_COLOUR = (150, 190, 235)
@@ -220,9 +225,9 @@ def write_nuscenes_fixture(
                     "translation": [float(v) for v in centre],
                     "size": list(wlh),
                     "rotation": matrix_quaternion(
-                        pose_matrix(
-                            np.zeros(3), [np.cos(box_yaw / 2), 0.0, 0.0, np.sin(box_yaw / 2)]
-                        )[:3, :3]
+                        quaternion_matrix(
+                            np.array([np.cos(box_yaw / 2), 0.0, 0.0, np.sin(box_yaw / 2)])
+                        )
                     ),
                     "prev": "",
                     "next": "",

@@ -99,7 +99,7 @@ def flat_road(radius: float = 100.0, metres_per_texel: float = 2.0) -> GroundTex
     """A uniform road surface around the ego, for sources without map geometry."""
     texels = max(1, round(2 * radius / metres_per_texel))
     classes = np.full((texels, texels), int(SemanticClass.ROAD), np.int32)
-    return make_ground(classes, (-radius, -radius), metres_per_texel)
+    return make_ground(classes, np.array([-radius, -radius]), metres_per_texel)
 
 
 def stack_samples(samples: Sequence[PairedSample]) -> PairedSample:

@@ -103,9 +103,10 @@ def _blur(image: Float[Array, "h w 3"], sigma: Float[Array, ""]) -> Float[Array,
     for axis in (0, 1):
         padded = jnp.pad(image, [(r, r) if a == axis else (0, 0) for a in range(3)], mode="edge")
         n = image.shape[axis]
-        image = sum(
-            weights[i] * jax.lax.slice_in_dim(padded, i, i + n, axis=axis) for i in range(2 * r + 1)
-        )
+        blurred = jnp.zeros_like(image)
+        for i in range(2 * r + 1):
+            blurred = blurred + weights[i] * jax.lax.slice_in_dim(padded, i, i + n, axis=axis)
+        image = blurred
     return image
 
 
