@@ -31,7 +31,7 @@ def _record_dict(record: RolloutRecord, i: int) -> dict[str, np.ndarray]:
     return {
         f.name: np.asarray(getattr(record, f.name))[i]
         for f in dataclasses.fields(record)
-        if f.name != "observation"
+        if f.name not in ("observation", "world_state")
     }
 
 

@@ -17,7 +17,7 @@ import gp_world as gw
 from gp_eval._baseline import BaselinePlanner
 from gp_eval._closed_loop import evaluate_closed_loop
 from gp_eval._navsim_scene import Scene, cut_scenes
-from gp_eval._open_loop import evaluate_open_loop, reference_planner
+from gp_eval._open_loop import evaluate_open_loop, forked_planner, reference_planner
 from gp_eval._rollout import Policy, run_rollouts
 from gp_eval.config import CLOSED_LOOP_SUITES, EvaluationConfig
 
@@ -112,12 +112,15 @@ def run_evaluation(
         )
         scenes = cut_scenes(log, world.maps, max_scenes=cfg.navsim_scenes)
         for name, entry in entries.items():
-            if entry.planner is None or not scenes:
+            planner = entry.planner
+            if planner is None and entry.policy is not None and cfg.navsim_fork_policies:
+                planner = forked_planner(world, entry.policy, log)
+            if planner is None or not scenes:
                 continue
             out = evaluate_open_loop(
                 scenes,
                 world.maps,
-                entry.planner,
+                planner,
                 world.config.town.lane_width,
                 world.config.raster_resolution,
             )

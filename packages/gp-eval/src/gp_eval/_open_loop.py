@@ -9,9 +9,12 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
+import gp_world as gw
 from gp_eval import _navsim
 from gp_eval._baseline import reference_speed_profile
 from gp_eval._collision_typing import collision_type, is_at_fault
@@ -24,6 +27,7 @@ from gp_eval._geometry import (
     wrap_angle,
 )
 from gp_eval._navsim_scene import HORIZON, EgoAreas, NavsimMap, Scene, ego_areas
+from gp_eval._rollout import restore_state
 from gp_eval.config import BaselineConfig
 
 DT = 0.1
@@ -370,3 +374,40 @@ def evaluate_open_loop(
     metrics = {k: _navsim.mean_score([f[k] for f in frames]) for k in keys}
     metrics["scenes"] = float(len(frames))
     return {"metrics": metrics, "frames": frames}
+
+
+@eqx.filter_jit
+def _fork(world: Any, policy: Any, state: Any, slot: Any, num_steps: int) -> Any:
+    """Poses f32[num_steps, 3] of `slot` after each of `num_steps` steps of `policy` driving every
+    agent from `state`; once the slot's episode ends its last pose is held."""
+    cfg = world.config
+
+    def body(carry, key):
+        state, alive, last = carry
+        action = policy(world.observe(state), key)
+        moved = gw.forward(state.agents.kinematics, action, cfg.action_space, cfg.dt)
+        state, out = world.step(state, action)
+        pose = jnp.stack([moved.x[slot], moved.y[slot], moved.yaw[slot]])
+        pose = jnp.where(alive, pose, last)
+        return (state, alive & ~out.done[slot], pose), pose
+
+    start = jnp.stack([state.agents.x[slot], state.agents.y[slot], state.agents.yaw[slot]])
+    keys = jax.random.split(jax.random.key(0), num_steps)
+    _, poses = jax.lax.scan(body, (state, jnp.asarray(True), start), keys)
+    return poses
+
+
+def forked_planner(world: Any, policy: Any, record: Any) -> TrajectoryPlanner:
+    """An action policy as a trajectory planner: fork the recorded world at the scene's frame,
+    let `policy` drive every agent for 4 s (self-play, as gp-distill labels trajectories) and
+    return the scene agent's poses at 0.5 s. `record` must hold world states (recorded with
+    observations)."""
+    if record.world_state is None:
+        raise ValueError("forked_planner needs a record made with with_observations=True")
+
+    def plan(scene: Scene) -> np.ndarray:
+        state = restore_state(record.world_state, scene.seed, scene.step)
+        poses = np.asarray(_fork(world, policy, state, jnp.int32(scene.slot), HORIZON), np.float64)
+        return subsample_plan(scene, np.concatenate([scene.state[None, :3], poses]))
+
+    return plan

@@ -55,8 +55,20 @@ class RolloutRecord(eqx.Module):
     partner: Int[Array, "T A"]
     stop_line_state: Int[Array, "T S"]  # light state (gw.RED...) of every stop line, pre-step
     observation: Any  # PrivilegedObservation [T, A, ...] before each step, or None
+    world_state: Any  # WorldState before each step (key as raw key data), or None
     by_policy: Bool[Array, " A"]
     map_id: Int[Array, ""]
+
+
+def _storable(state: gw.WorldState) -> gw.WorldState:
+    """The state with its typed PRNG key as raw key data, so records convert to numpy."""
+    return eqx.tree_at(lambda s: s.key, state, jax.random.key_data(state.key))
+
+
+def restore_state(stored: Any, seed_index: int, step: int) -> gw.WorldState:
+    """The world state before `step` of seed `seed_index` from a record's `world_state`."""
+    one = jax.tree.map(lambda v: jnp.asarray(np.asarray(v)[seed_index, step]), stored)
+    return eqx.tree_at(lambda s: s.key, one, jax.random.wrap_key_data(one.key))
 
 
 def policy_slots(num_agents: int, policy_fraction: float) -> np.ndarray:
@@ -131,6 +143,7 @@ def rollout(
             partner=partner,
             stop_line_state=lights,
             observation=obs if with_observations else None,
+            world_state=_storable(state) if with_observations else None,
             by_policy=by_policy,
             map_id=state.map_id,
         )

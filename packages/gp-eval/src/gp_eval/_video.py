@@ -90,7 +90,7 @@ def render_rollout(
     rec = {
         f.name: np.asarray(getattr(record, f.name))[seed_index]
         for f in dataclasses.fields(record)
-        if f.name != "observation"
+        if f.name not in ("observation", "world_state")
     }
     m = int(rec["map_id"])
     ground = ground_texture(maps, m, cfg.metres_per_texel)

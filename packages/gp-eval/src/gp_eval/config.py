@@ -76,7 +76,8 @@ class EvaluationConfig:
 
     The closed-loop family (closed-loop, hugsim, carla, robustness) shares one closed-loop run
     per policy; navsim scores plans on scenes cut from a baseline self-play log of
-    `navsim_log_steps` steps on the first `navsim_log_seeds` seeds.
+    `navsim_log_steps` steps on the first `navsim_log_seeds` seeds (an action policy's plan is
+    its own 4 s forked rollout from the scene, see `forked_planner`).
     """
 
     suite: str = "all"
@@ -86,6 +87,7 @@ class EvaluationConfig:
     navsim_scenes: int = 32
     navsim_log_seeds: int = 2
     navsim_log_steps: int = 200
+    navsim_fork_policies: bool = True  # action policies plan by a forked self-play rollout
 
     def __post_init__(self) -> None:
         if self.suite != "all" and self.suite not in SUITES:
