@@ -6,8 +6,8 @@
 
 Rows: the rule-based baseline (always), each teacher checkpoint folder, and, in the navsim suite,
 a constant-velocity planner. Worlds are the held-out maps of the world config (the checkpoints'
-own config when given), respawns kept 8 m clear. Writes report.json, report.md, metrics.png and,
-with --video, one MP4 per row under --out.
+own config when given), respawns kept 8 m clear. Writes report.json, report.md, metrics.png,
+<row>_agents.json (every episode and route) and, with --video, one MP4 per row under --out.
 """
 
 from __future__ import annotations
@@ -84,13 +84,19 @@ def main(args: Evaluate) -> None:
         navsim_scenes=args.navsim_scenes,
     )
 
-    def save_video(name: str, result: ge.ClosedLoopResult) -> None:
+    def per_agent(name: str, result: ge.ClosedLoopResult) -> None:
+        # Per-agent detail beside the table: every episode and every scored route.
+        slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
+        detail = {
+            "episodes": [dataclasses.asdict(e) for e in result.episodes],
+            "routes": result.routes,
+        }
+        (out / f"{slug}_agents.json").write_text(json.dumps(detail, indent=1, default=float))
         if args.video:
             frames = ge.render_rollout(result.record, world.maps, 0, steps=range(args.video_steps))
-            slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
             ge.write_video(out / f"{slug}.mp4", frames)
 
-    rows = ge.run_evaluation(world, entries, cfg, on_closed_loop=save_video)
+    rows = ge.run_evaluation(world, entries, cfg, on_closed_loop=per_agent)
     suites = list(cfg.suites)
     if "closed-loop" in suites:
         suites.insert(suites.index("closed-loop") + 1, "nuplan")
