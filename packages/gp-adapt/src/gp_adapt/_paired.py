@@ -79,7 +79,7 @@ def make_annotated_boxes(
     class_id: np.ndarray,
     max_boxes: int,
 ) -> AnnotatedBoxes:
-    """Pad (or refuse) `n` annotated boxes to `max_boxes` slots, nearest first is the caller's."""
+    """Pad `n` annotated boxes to `max_boxes` slots (refusing more); the order is the caller's."""
     n = len(yaw)
     if n > max_boxes:
         raise ValueError(f"{n} annotated boxes exceed the budget of {max_boxes}: raise max_boxes")
