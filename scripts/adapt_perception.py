@@ -27,11 +27,11 @@ class AdaptPerception:
 
 PRESETS = {
     "toy": (
-        "toy student on 32x24 views, a few minutes on a 2-core CPU",
+        "toy student on 32x24 views, 5-7 minutes on a shared 2-core CPU",
         AdaptPerception(run_dir="runs/adapt-toy", experiment=ga.ExperimentConfig.toy()),
     ),
     "demo": (
-        "gp-agents' pixel student on 64x48 views, more scenes and pairs",
+        "gp-agents' pixel student on 64x48 views, about 7 minutes on a shared 2-core CPU",
         AdaptPerception(run_dir="runs/adapt-demo", experiment=ga.ExperimentConfig.demo()),
     ),
 }

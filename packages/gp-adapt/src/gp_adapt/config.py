@@ -133,7 +133,7 @@ class ExperimentConfig:
 
     @classmethod
     def toy(cls) -> ExperimentConfig:
-        """A few minutes on a 2-core CPU."""
+        """5-7 minutes on a shared 2-core CPU."""
         return cls()
 
     @classmethod
