@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import numpy as np
@@ -23,7 +23,7 @@ from gp_agents.config import TrainConfig
 CURVE_KEYS = ("episode_return", "goal_rate", "collision_rate", "offroad_rate")
 
 
-def build_world(cfg: TrainConfig, split: str = "train") -> Any:
+def build_world(cfg: TrainConfig, split: Literal["train", "heldout"] = "train") -> Any:
     """The gp-world World of a run on its train or held-out map bank."""
     import gp_world as gw
 
