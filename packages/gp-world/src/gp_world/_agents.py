@@ -36,6 +36,9 @@ class Agents(eqx.Module):
     route_index: Int[Array, " A"]  # nearest route point
     route_s: Float[Array, " A"]  # arc length travelled along the route, metres
     route_length: Float[Array, " A"]  # arc length of the whole route, metres
+    route_lateral: Float[Array, " A"]  # metres left of the route at the last step
+    route_heading_error: Float[Array, " A"]  # yaw - route heading at the last step, rad
+    speed_limit: Float[Array, " A"]  # m/s at the nearest route point
     goal_x: Float[Array, " A"]
     goal_y: Float[Array, " A"]
     age: Int[Array, " A"]  # steps since spawn
@@ -87,6 +90,9 @@ def empty_agents(cfg: WorldConfig) -> Agents:
         route_index=zi,
         route_s=z,
         route_length=z,
+        route_lateral=z,
+        route_heading_error=z,
+        speed_limit=z,
         goal_x=z,
         goal_y=z,
         age=zi,
@@ -138,6 +144,9 @@ def _candidates(u: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
         route_index=start,
         route_s=point[..., 3],
         route_length=goal[..., 3],
+        route_lateral=z,
+        route_heading_error=z,
+        speed_limit=point[..., 4],
         goal_x=goal[..., 0],
         goal_y=goal[..., 1],
         age=zi,

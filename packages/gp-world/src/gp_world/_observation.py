@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from gp_world._agents import Agents
-from gp_world._events import track_route
+from gp_world._events import RouteFrame
 from gp_world._geometry import to_ego
 from gp_world._lights import NUM_LIGHT_STATES, Lights, light_state
 from gp_world._map_bank import MapBank
@@ -71,7 +71,10 @@ def observe(
     agents: Agents, lights: Lights, maps: MapBank, m: Array, cfg: WorldConfig
 ) -> PrivilegedObservation:
     a = agents
-    frame = track_route(a, maps, m)
+    # The route frame cached by the last step (or the spawn): no second route search.
+    frame = RouteFrame(
+        a.route_index, a.route_s, a.route_lateral, a.route_heading_error, a.speed_limit
+    )
     c_yaw, s_yaw = jnp.cos(a.yaw), jnp.sin(a.yaw)
     cy, sy = c_yaw[:, None], s_yaw[:, None]
     rng2 = cfg.observation_range**2

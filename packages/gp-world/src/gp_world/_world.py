@@ -136,7 +136,7 @@ class World(eqx.Module):
         before = state.agents
         live = before.valid
 
-        # Dynamics; empty slots stay parked.
+        # Dynamics; empty slots stay put (masked by valid everywhere).
         moved_k = forward(before.kinematics, action, cfg.action_space, cfg.dt)
         moved = before.with_kinematics(moved_k)
         moved = jax.tree.map(
@@ -148,9 +148,23 @@ class World(eqx.Module):
         s_old = before.route_s
         progress = jnp.where(live, frame.s - s_old, 0.0)
         moved = eqx.tree_at(
-            lambda a: (a.route_index, a.route_s, a.age),
+            lambda a: (
+                a.route_index,
+                a.route_s,
+                a.route_lateral,
+                a.route_heading_error,
+                a.speed_limit,
+                a.age,
+            ),
             moved,
-            (frame.index, frame.s, before.age + live.astype(jnp.int32)),
+            (
+                frame.index,
+                frame.s,
+                frame.lateral,
+                frame.heading_error,
+                frame.speed_limit,
+                before.age + live.astype(jnp.int32),
+            ),
         )
 
         # Events.
