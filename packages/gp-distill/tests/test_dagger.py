@@ -50,6 +50,7 @@ CI = gd.DistillConfig(
     ),
     checkpoint_every=1,
     keep_checkpoints=3,
+    eval_steps=0,  # closed-loop evaluation is the script's job; CI measures agreement
     progress=False,
 )
 AGREEMENT_THRESHOLD = 0.8

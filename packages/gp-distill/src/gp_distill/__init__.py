@@ -3,6 +3,7 @@ visits itself."""
 
 from gp_distill._buffer import SampleBuffer, add_samples, empty_buffer, sample_batch
 from gp_distill._dagger import Dagger, DaggerState, beta_schedule, make_dagger, make_optimizer
+from gp_distill._evaluation import PixelWorld, evaluate_student
 from gp_distill._labels import TeacherLabels, fork_trajectories, teacher_action, teacher_outputs
 from gp_distill._losses import (
     TERMS,
@@ -32,6 +33,7 @@ __all__ = [
     "DistillSample",
     "LossTerms",
     "LossWeights",
+    "PixelWorld",
     "SampleBuffer",
     "TeacherLabels",
     "__version__",
@@ -42,6 +44,7 @@ __all__ = [
     "distill_loss",
     "distill_student",
     "empty_buffer",
+    "evaluate_student",
     "fork_trajectories",
     "from_json",
     "load_teacher",

@@ -54,6 +54,8 @@ class Dagger(eqx.Module):
     """One DAgger iteration (rollout + labels + aggregation + student updates); scalar metrics."""
     agent_steps_per_iteration: int = eqx.field(static=True)
     mesh: Mesh = eqx.field(static=True)
+    teacher: Any
+    """The labelling teacher (for evaluations beside the student)."""
 
 
 def beta_schedule(dagger: DaggerConfig, iteration: Array) -> Array:
@@ -107,6 +109,7 @@ def make_dagger(
         iteration=functools.partial(iteration, env),
         agent_steps_per_iteration=cfg.agent_steps_per_iteration,
         mesh=mesh,
+        teacher=teacher,
     )
 
 

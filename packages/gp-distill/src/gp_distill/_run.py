@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 import gp_agents as ga
 import gp_world as gw
 from gp_distill._dagger import Dagger, DaggerState, make_dagger
+from gp_distill._evaluation import evaluate_student
 from gp_distill.config import DistillConfig
 
 CURVE_KEYS = (
@@ -133,9 +134,10 @@ def distill_student(
 ) -> DaggerState:
     """Distil (or resume) a student under `run_dir`; returns the final DaggerState.
 
-    Writes `config.json`, `checkpoints/<iteration>/`, `metrics.jsonl` (one line per iteration)
-    and `learning_curves.png`. `teacher`: a trained TeacherPolicy (see `load_teacher`); None
-    uses the scripted route follower of `gp_distill.testing`. `dagger` (from
+    Writes `config.json`, `checkpoints/<iteration>/`, `metrics.jsonl` (one line per iteration),
+    `learning_curves.png` and, when `cfg.eval_steps > 0`, `evaluation.json` (student beside
+    teacher in closed loop on held-out maps). `teacher`: a trained TeacherPolicy (see
+    `load_teacher`); None uses the scripted route follower of `gp_distill.testing`. `dagger` (from
     `build_distillation`) skips recompiling when a process runs several chunks.
     """
     run_dir = Path(run_dir)
@@ -190,6 +192,19 @@ def distill_student(
                 checkpoints.save(iteration, state, {"samples": record["samples"]})
     bar.close()
     checkpoints.close()
+    if cfg.eval_steps > 0 and cfg.eval_worlds > 0:
+        heldout = gw.World(cfg.world, gw.build_map_bank(cfg.world, split="heldout"))
+        pixels = ga.make_pixel_pipeline(cfg.pixels, heldout.maps)
+        result = evaluate_student(
+            state.student,
+            teacher if teacher is not None else dagger.teacher,
+            heldout,
+            pixels,
+            jax.random.key(cfg.seed + 1),
+            cfg.eval_worlds,
+            cfg.eval_steps,
+        )
+        (run_dir / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
     plot_distillation({run_dir.name: metrics_path}, run_dir / "learning_curves.png")
     return state
 

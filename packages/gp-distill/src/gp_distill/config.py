@@ -112,6 +112,7 @@ class DistillConfig:
     """Iterations between checkpoints."""
     keep_checkpoints: int = 2
     eval_worlds: int = 4
+    """Held-out closed-loop evaluation at the end of a run: worlds and steps (0 steps: none)."""
     eval_steps: int = 200
     progress: bool = True
 
