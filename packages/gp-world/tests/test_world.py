@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gp_world as gw
-from gp_world.testing import random_actions
+from gp_world.testing import random_actions, smoke_test_world
 
 TOY = gw.WorldConfig.toy()
 
@@ -36,6 +36,18 @@ def toy_step():
 @pytest.fixture(scope="module")
 def toy_reset(toy_world):
     return jax.jit(toy_world.reset)
+
+
+@pytest.mark.parametrize(
+    "space",
+    # The grid space shares the continuous code path; its dynamics are in test_dynamics.
+    ["jerk", pytest.param("accel_steer_grid", marks=pytest.mark.slow), "continuous"],
+)
+def test_smoke_every_action_space(toy_world, space, key):
+    world = gw.World(dataclasses.replace(TOY, action_space=space), toy_world.maps)
+    _, outs, obs = smoke_test_world(world, key, num_worlds=2, steps=3)
+    assert obs.ego.shape[-1] == 16 + len(gw.REWARD_TERMS)
+    assert outs.valid.any()
 
 
 @pytest.fixture(scope="module")
