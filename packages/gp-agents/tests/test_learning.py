@@ -2,8 +2,9 @@
 
 Budget: 60 updates x 2048 agent-steps = 123k agent-steps, about 30 s of training on one core of
 a 2-core CPU (plus compilation). Measured with seed 0 on one device: the mean episode return of
-updates 11-20 (a near-random policy) is 0.1, of updates 41-50 is 5.2, with ~60% of routes
-completed. The threshold (3.0, and a 30% goal rate) sits well between the two.
+updates 1-5 (a near-random policy) is -0.5, of updates 51-60 is 5.3 (single updates range 2.9 to
+6.5 after update 21), with ~60% of routes completed. The threshold (3.0 over the last ten
+updates, and a 30% goal rate) sits well between the two.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def test_toy_world_reaches_return_threshold(toy_run):
     cfg, _, (state, metrics) = toy_run
     assert int(state.update) == cfg.ppo.num_updates == 60
     returns = np.asarray(metrics["episode_return"])
-    assert returns[10:20].mean() < 1.0  # it starts from a policy that does not drive
+    assert returns[:5].mean() < 1.0, returns  # it starts from a policy that does not drive
     assert returns[-10:].mean() >= RETURN_THRESHOLD, returns
     assert np.asarray(metrics["goal_rate"])[-10:].mean() >= GOAL_RATE_THRESHOLD
 
