@@ -14,7 +14,7 @@ from jaxtyping import Array, Bool, Float
 from gp_world._agents import Agents
 from gp_world._events import RouteFrame
 from gp_world._geometry import to_ego
-from gp_world._lights import NUM_LIGHT_STATES, Lights, light_state
+from gp_world._lights import NO_LIGHT, NUM_LIGHT_STATES, Lights, light_state
 from gp_world._map_bank import MapBank
 from gp_world.config import AGENT_KINDS, WorldConfig
 
@@ -172,12 +172,17 @@ def observe(
         a.y[:, None],
         a.yaw[:, None],
     )
-    state = light_state(
+    # Every signal group's state once per world, then one gather per observed stop line.
+    n_inter = lights.timer.shape[0]
+    groups = light_state(
         lights,
-        jnp.where(k_line >= 0, maps.stop_line_intersection[m, jnp.maximum(k_line, 0)], -1),
-        maps.stop_line_phase[m, jnp.maximum(k_line, 0)],
+        jnp.arange(n_inter, dtype=jnp.int32)[:, None],
+        jnp.arange(2, dtype=jnp.int32)[None, :],
         cfg,
-    )
+    )  # [I, 2]
+    inter = maps.stop_line_intersection[m, jnp.maximum(k_line, 0)]
+    phase = maps.stop_line_phase[m, jnp.maximum(k_line, 0)]
+    state = jnp.where((k_line >= 0) & (inter >= 0), groups[jnp.maximum(inter, 0), phase], NO_LIGHT)
     stop_lines = jnp.concatenate(
         [
             jnp.stack([k_s - frame.s[:, None], sx, sy], -1),
