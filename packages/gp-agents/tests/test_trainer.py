@@ -102,6 +102,10 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, lane_world, trainer4):
     assert [r["update"] for r in lines] == [1, 2, 3, 4]
     for name in ("config.json", "learning_curve.png"):
         assert (tmp_path / "b" / name).is_file()
+    # The policy alone restores without any world state (for evaluation and distillation).
+    reader = ga.Checkpointer(tmp_path / "b" / "checkpoints", CFG.to_json())
+    policy = reader.restore_policy(trainer4.init(jax.random.key(1)).policy)
+    assert tree_equal_report(policy, resumed.policy) == []
 
 
 def test_corrupt_or_mismatched_checkpoints_fail_clearly(tmp_path, lane_world, trainer4):

@@ -10,7 +10,7 @@ from gp_agents._distributions import ActionDistribution, Categorical, ScaledBeta
 from gp_agents._evaluation import evaluate_policy
 from gp_agents._ppo import PPOLossTerms, gae, masked_mean, ppo_loss
 from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, policy_act, rollout
-from gp_agents._run import build_world, plot_learning_curve, train_teacher
+from gp_agents._run import build_world, load_teacher, plot_learning_curve, train_teacher
 from gp_agents._teacher import SET_NAMES, SetEncoder, TeacherPolicy, masked_max_pool
 from gp_agents._trainer import (
     Trainer,
@@ -51,6 +51,7 @@ __all__ = [
     "evaluate_policy",
     "gae",
     "learning_rate_schedule",
+    "load_teacher",
     "make_optimizer",
     "make_train",
     "make_trainer",

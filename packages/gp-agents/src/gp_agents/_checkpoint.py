@@ -179,6 +179,72 @@ class Checkpointer:
         _, static = eqx.partition(template, eqx.is_array)
         return eqx.combine(arrays, static), meta
 
+    def restore_policy(self, template: Any, step: int | None = None) -> Any:
+        """Restore only the policy of a saved TrainState into `template` (a TeacherPolicy).
+
+        Needs no world state, so it works when the world's state layout changed since the run
+        (the policy's leaves are still checked by path, shape and dtype).
+        """
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise CheckpointError(f"no checkpoint under {self.directory}")
+        where = self.directory / str(step)
+        meta = self._read_meta(step, where)
+        leaves, manifest, treedef = _leaf_records(template)
+        saved = {r["path"]: (i, r) for i, r in enumerate(meta.get("manifest", []))}
+        names, problems = [], []
+        for want in manifest:
+            found = saved.get(".policy" + want["path"])
+            if found is None:
+                problems.append(f".policy{want['path']}: not in the checkpoint")
+                continue
+            index, have = found
+            if (have["shape"], have["dtype"]) != (want["shape"], want["dtype"]):
+                problems.append(
+                    f".policy{want['path']}: checkpoint {have['shape']} {have['dtype']} != "
+                    f"model {want['shape']} {want['dtype']}"
+                )
+            names.append(f"leaf_{index:05d}")
+        if problems:
+            raise CheckpointError(
+                f"checkpoint {where} holds no policy of this shape: " + "; ".join(problems[:5])
+            )
+        abstract = {
+            name: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=leaf.sharding)
+            for name, leaf in zip(names, leaves, strict=True)
+        }
+        try:
+            restored = self._manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.PyTreeRestore(
+                        abstract,
+                        restore_args=jax.tree.map(
+                            lambda x: ocp.ArrayRestoreArgs(sharding=x.sharding), abstract
+                        ),
+                        partial_restore=True,
+                    )
+                ),
+            )["state"]
+        except Exception as err:
+            raise CheckpointError(
+                f"checkpoint {where} is unreadable ({type(err).__name__}: {err})"
+            ) from err
+        arrays = jax.tree_util.tree_unflatten(treedef, [restored[name] for name in names])
+        _, static = eqx.partition(template, eqx.is_array)
+        return eqx.combine(arrays, static)
+
+    def _read_meta(self, step: int, where: Path) -> dict[str, Any]:
+        try:
+            return self._manager.restore(
+                step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+            )["meta"]
+        except Exception as err:  # orbax raises many types for missing/corrupt files
+            raise CheckpointError(
+                f"checkpoint {where} is unreadable ({type(err).__name__}: {err}); the other saved "
+                f"steps {self.steps()} are untouched: pass one of them to resume from it"
+            ) from err
+
     def close(self) -> None:
         self._manager.close()
 

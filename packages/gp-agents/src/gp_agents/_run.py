@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from gp_agents._checkpoint import Checkpointer, CheckpointError, config_differences
 from gp_agents._evaluation import evaluate_policy
+from gp_agents._teacher import TeacherPolicy
 from gp_agents._trainer import Trainer, TrainState, make_trainer
 from gp_agents.config import TrainConfig
 
@@ -199,3 +200,29 @@ def train_teacher(
     if is_main:
         plot_learning_curve(metrics_path, run_dir / "learning_curve.png")
     return state
+
+
+def load_teacher(run_dir: str | Path, step: int | None = None) -> tuple[Any, TrainConfig]:
+    """(TeacherPolicy, TrainConfig) of a `train_teacher` run folder, newest checkpoint by default.
+
+    Only the policy is restored, so this works after the world's state layout has changed.
+    """
+    import gp_world as gw
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        raise FileNotFoundError(f"{run_dir} holds no teacher run (no config.json)")
+    config_json = json.loads(config_path.read_text())
+    cfg = TrainConfig.from_json(config_json)
+    world = build_world(cfg)
+    one_world = jax.eval_shape(world.observe, jax.eval_shape(world.reset, jax.random.key(0)))
+    one_agent = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), one_world)
+    template = TeacherPolicy(
+        cfg.teacher, one_agent, gw.action_space(cfg.world.action_space), key=jax.random.key(0)
+    )
+    checkpoints = Checkpointer(run_dir / "checkpoints", config_json)
+    try:
+        return checkpoints.restore_policy(template, step), cfg
+    finally:
+        checkpoints.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from typing import Any, Literal
 
 from gp_world import WorldConfig
@@ -160,6 +161,11 @@ class TrainConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
     @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of `to_json` (lists become tuples; unknown keys are an error)."""
+        return _from_json(cls, data)
+
+    @classmethod
     def toy(cls) -> TrainConfig:
         """The toy ring road with the accel x steer grid: learns in about a minute on a CPU."""
         return cls(
@@ -227,3 +233,16 @@ class TrainConfig:
             checkpoint_every=200,
             eval_every=500,
         )
+
+
+def _from_json(cls: Any, data: Any) -> Any:
+    if dataclasses.is_dataclass(cls) and isinstance(data, dict):
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields in config JSON: {sorted(unknown)}")
+        return cls(**{name: _from_json(hints[name], value) for name, value in data.items()})
+    if isinstance(data, list):
+        return tuple(_from_json(Any, v) for v in data)
+    return data
