@@ -4,7 +4,7 @@ visits itself."""
 from gp_distill._buffer import SampleBuffer, add_samples, empty_buffer, sample_batch
 from gp_distill._dagger import Dagger, DaggerState, beta_schedule, make_dagger, make_optimizer
 from gp_distill._evaluation import PixelWorld, evaluate_student
-from gp_distill._labels import TeacherLabels, fork_trajectories, teacher_action, teacher_outputs
+from gp_distill._labels import fork_trajectories, teacher_action, teacher_outputs
 from gp_distill._losses import (
     TERMS,
     DistillSample,
@@ -35,7 +35,6 @@ __all__ = [
     "LossWeights",
     "PixelWorld",
     "SampleBuffer",
-    "TeacherLabels",
     "__version__",
     "actions_agree",
     "add_samples",

@@ -5,26 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 import gp_agents as ga
 import gp_world as gw
-
-
-class TeacherLabels(eqx.Module):
-    """Per agent slot of one world (leading agent axis A)."""
-
-    distribution: Any
-    """The teacher's action distribution (Categorical or ScaledBeta), leaves [A, ...]."""
-    latent: Float[Array, "A latent"]
-    value: Float[Array, " A"]
-    trajectory: Float[Array, "A 8 3"]
-    """Poses (x, y, heading) in the ego frame at 0.5, ..., 4.0 s of the forked rollout."""
-    trajectory_valid: Bool[Array, "A 8"]
-    """The pose was reached before the agent's episode ended in the fork (or no fork ran)."""
 
 
 def teacher_outputs(teacher: Any, privileged: Any) -> tuple[Any, Array, Array]:
