@@ -33,7 +33,7 @@ PRESETS = {
         TrainTeacher(run_dir="runs/teacher-toy", train=ga.TrainConfig.toy()),
     ),
     "demo": (
-        "village towns on a 2-core CPU (about 30 minutes)",
+        "village towns on one CPU core (12M agent-steps, about an hour; resumable)",
         TrainTeacher(run_dir="runs/teacher-demo", train=ga.TrainConfig.demo()),
     ),
     "full": (

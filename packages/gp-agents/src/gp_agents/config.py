@@ -178,7 +178,7 @@ class TrainConfig:
 
     @classmethod
     def demo(cls) -> TrainConfig:
-        """Village towns on one CPU core (about 30 minutes).
+        """Village towns on one CPU core: 1500 updates of 8192 agent-steps (about an hour).
 
         The world keeps Gigaflow's reward terms but adds a small per-metre progress reward and
         always penalises collisions and leaving the road, so a CPU-sized budget suffices.
