@@ -1,4 +1,6 @@
-"""The one benchmark entry point: `python scripts/bench.py {world,render,teacher,dagger} --preset cpu`.
+"""The one benchmark entry point.
+
+    python scripts/bench.py {world,render,teacher,dagger} --preset cpu
 
 Each subcommand measures a family of configurations (see the `bench_*.py` module beside this file)
 and prints one JSON object per configuration on stdout and a Markdown table on stderr
@@ -16,7 +18,7 @@ from typing import Annotated, Literal
 import tyro
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_harness import run_workloads  # noqa: E402
+from bench_harness import run_workloads
 
 
 @dataclasses.dataclass(frozen=True)

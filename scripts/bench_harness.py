@@ -37,7 +37,7 @@ RESULT_KEYS = (
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
-    """One measured configuration: `run()` does `items_per_call` items of work and returns arrays."""
+    """One measured configuration: `run()` does `items_per_call` items of work, returns arrays."""
 
     benchmark: str
     config: dict[str, Any]
@@ -50,7 +50,7 @@ class Workload:
 
 
 def measure(workload: Workload, repeats: int, warmup: int = 2) -> dict[str, Any]:
-    """Time `workload.run` `repeats` times after `warmup` untimed calls; return the result record."""
+    """Time `workload.run` `repeats` times after `warmup` untimed calls; return its record."""
     for _ in range(warmup):
         jax.block_until_ready(workload.run())
     seconds = []

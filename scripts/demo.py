@@ -1,31 +1,146 @@
 """The main job end to end on the embedded default (procedural towns, no downloads).
 
-Stages run in order; each prints what it did and where its outputs are.
+    python scripts/demo.py                      # what `nox -s demo` runs
+    python scripts/demo.py --teacher-minutes 30 --student-iterations 60   # a longer run
+
+Stages, each printing what it did and where its outputs went (all under `--out`):
+1. towns: draw a procedural village town (lanes, lights, agents) to PNG;
+2. teacher: use the teacher run given by `--teacher-run` (the shipped one by default), or
+   train one by PPO self-play for `--teacher-minutes` when none is there;
+3. student: distil the pixel student from the teacher by self-play DAgger (three cameras);
+4. evaluate: rule-based baseline vs teacher on held-out towns, closed-loop suites
+   (routes, incidents, CARLA driving score, HUGSIM HD-Score, nuPlan CLS), student vs teacher;
+5. video: the teacher driving, its camera beside the BEV, events marked.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import json
+import sys
+import time
 from pathlib import Path
 
+import jax
 import tyro
 
-PACKAGES = ("gp_world", "gp_render", "gp_agents", "gp_distill", "gp_adapt", "gp_eval")
+sys.path.insert(0, str(Path(__file__).parent))
+import draw_map
+
+import gp_agents as ga
+import gp_distill as gd
+import gp_eval as ge
 
 
 @dataclasses.dataclass(frozen=True)
 class Demo:
     out: Path = Path("runs/demo")
     """Folder for everything the demo writes."""
+    teacher_run: Path = Path("checkpoints/teacher-demo")
+    """A teacher run folder (config.json + checkpoints/); trained under `out` if missing."""
+    teacher_minutes: float = 4.0
+    """Wall-clock budget for training a teacher when `teacher_run` holds none."""
+    student_iterations: int = 4
+    """Self-play DAgger iterations (the `demo` preset runs 60)."""
+    eval_seeds: tuple[int, ...] = (0, 1)
+    """Held-out worlds for the closed-loop evaluation, one per seed."""
+    eval_steps: int = 300
+    """Closed-loop horizon in steps of 0.1 s."""
+    video_steps: int = 150
     seed: int = 0
+
+
+def _stage(name: str) -> float:
+    print(f"\n[demo] === {name} ===", flush=True)
+    return time.perf_counter()
+
+
+def _done(start: float, what: str) -> None:
+    print(f"[demo] {what} ({time.perf_counter() - start:.0f} s)", flush=True)
+
+
+def towns(args: Demo) -> None:
+    start = _stage("1/5 towns")
+    png = args.out / "town.png"
+    draw_map.main(draw_map.Args(preset="village", seed=7, out=png, dpi=80))
+    _done(start, f"procedural village drawn with its lanes, lights and agents: {png}")
+
+
+def teacher(args: Demo) -> Path:
+    start = _stage("2/5 teacher")
+    if (args.teacher_run / "checkpoints").is_dir():
+        _done(start, f"using the teacher in {args.teacher_run}")
+        return args.teacher_run
+    run = args.out / "teacher"
+    cfg = dataclasses.replace(ga.TrainConfig.demo(), max_minutes=args.teacher_minutes)
+    print(f"[demo] no teacher in {args.teacher_run}: training one for {args.teacher_minutes} min")
+    ga.train_teacher(cfg, run)
+    _done(start, f"teacher trained by PPO self-play: {run} (metrics.jsonl, learning_curve.png)")
+    return run
+
+
+def student(args: Demo, teacher_run: Path) -> dict[str, float]:
+    start = _stage("3/5 student")
+    base = gd.DistillConfig.demo()
+    cfg = dataclasses.replace(
+        base, dagger=dataclasses.replace(base.dagger, iterations=args.student_iterations)
+    )
+    world = ga.build_world(ga.TrainConfig.demo())
+    policy = gd.load_teacher(teacher_run, world)
+    run = args.out / "student"
+    gd.distill_student(cfg, run, teacher=policy, teacher_name=str(teacher_run))
+    evaluation = run / "evaluation.json"
+    result = json.loads(evaluation.read_text()) if evaluation.exists() else {}
+    _done(start, f"student distilled by self-play DAgger: {run} (learning_curves.png)")
+    return result
+
+
+def evaluate(args: Demo, teacher_run: Path) -> tuple[object, ge.ClosedLoopResult | None]:
+    start = _stage("4/5 evaluate")
+    policy, train_cfg = ge.load_teacher(teacher_run)
+    world = ge.evaluation_world(train_cfg.world)
+    entries = {
+        "baseline (rule-based)": ge.baseline_entry(world),
+        "teacher": ge.Entry(policy=ge.policy_from_module(policy)),
+    }
+    cfg = ge.EvaluationConfig(suite="closed-loop", seeds=args.eval_seeds, num_steps=args.eval_steps)
+    kept: dict[str, ge.ClosedLoopResult] = {}
+    rows = ge.run_evaluation(
+        world, entries, cfg, on_closed_loop=lambda name, result: kept.setdefault(name, result)
+    )
+    suites = ["closed-loop", "nuplan", "carla", "hugsim", "robustness"]
+    config = {"evaluation": dataclasses.asdict(cfg), "teacher_run": str(teacher_run)}
+    report = ge.write_report(args.out / "evaluation", rows, suites, config, title="Demo evaluation")
+    print(report["table"])
+    _done(start, f"report: {report['markdown']}")
+    return world, kept.get("teacher")
+
+
+def video(args: Demo, world, result: ge.ClosedLoopResult | None) -> None:
+    start = _stage("5/5 video")
+    if result is None:
+        _done(start, "no teacher rollout recorded; no video")
+        return
+    frames = ge.render_rollout(result.record, world.maps, 0, steps=range(args.video_steps))
+    path = args.out / "teacher.mp4"
+    ge.write_video(path, frames)
+    _done(start, f"teacher rollout, camera beside BEV, events marked: {path}")
 
 
 def main(args: Demo) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in PACKAGES:
-        module = importlib.import_module(name)
-        print(f"[demo] {name} {module.__version__}")
+    print(f"[demo] JAX {jax.__version__} on {jax.devices()[0].device_kind}; outputs in {args.out}")
+    towns(args)
+    teacher_run = teacher(args)
+    student_eval = student(args, teacher_run)
+    world, result = evaluate(args, teacher_run)
+    video(args, world, result)
+    if student_eval:
+        print("\n[demo] student vs teacher on held-out towns (closed loop):")
+        for key in ("student_goal_rate", "teacher_goal_rate", "goal_rate_ratio"):
+            if key in student_eval:
+                print(f"[demo]   {key}: {student_eval[key]:.3f}")
+    print(f"\n[demo] done: everything is under {args.out}")
 
 
 if __name__ == "__main__":
