@@ -85,8 +85,7 @@ def student(args: Demo, teacher_run: Path) -> dict[str, float]:
     cfg = dataclasses.replace(
         base, dagger=dataclasses.replace(base.dagger, iterations=args.student_iterations)
     )
-    world = ga.build_world(ga.TrainConfig.demo())
-    policy = gd.load_teacher(teacher_run, world)
+    policy, _ = ga.load_teacher(teacher_run)
     run = args.out / "student"
     gd.distill_student(cfg, run, teacher=policy, teacher_name=str(teacher_run))
     evaluation = run / "evaluation.json"
@@ -97,7 +96,7 @@ def student(args: Demo, teacher_run: Path) -> dict[str, float]:
 
 def evaluate(args: Demo, teacher_run: Path) -> tuple[object, ge.ClosedLoopResult | None]:
     start = _stage("4/5 evaluate")
-    policy, train_cfg = ge.load_teacher(teacher_run)
+    policy, train_cfg = ga.load_teacher(teacher_run)
     world = ge.evaluation_world(train_cfg.world)
     entries = {
         "baseline (rule-based)": ge.baseline_entry(world),

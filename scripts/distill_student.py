@@ -20,6 +20,7 @@ from pathlib import Path
 import jax
 import tyro
 
+import gp_agents as ga
 import gp_distill as gd
 import gp_world as gw
 
@@ -71,7 +72,7 @@ ABLATIONS = {
 def _teacher(args: DistillStudent, world: gw.World):
     if not args.teacher_run:
         return None, "scripted"
-    return gd.load_teacher(args.teacher_run, world), str(Path(args.teacher_run).absolute())
+    return ga.load_teacher(args.teacher_run)[0], str(Path(args.teacher_run).absolute())
 
 
 def main(args: DistillStudent) -> None:

@@ -19,6 +19,7 @@ from typing import Literal
 
 import tyro
 
+import gp_agents as ga
 import gp_eval as ge
 import gp_world as gw
 
@@ -55,7 +56,7 @@ class Evaluate:
 def main(args: Evaluate) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    teachers = [(path, *ge.load_teacher(path)) for path in args.checkpoints]
+    teachers = [(path, *ga.load_teacher(path)) for path in args.checkpoints]
     if teachers:
         world_cfg = teachers[0][2].world
         for path, _, cfg in teachers[1:]:

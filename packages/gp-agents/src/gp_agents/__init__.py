@@ -21,7 +21,13 @@ from gp_agents._trainer import (
     make_trainer,
     world_mesh,
 )
-from gp_agents.config import DistributedConfig, PPOConfig, TeacherConfig, TrainConfig
+from gp_agents.config import (
+    DistributedConfig,
+    PPOConfig,
+    TeacherConfig,
+    TrainConfig,
+    config_from_json,
+)
 
 __version__ = "0.1.0"
 
@@ -47,6 +53,7 @@ __all__ = [
     "__version__",
     "build_world",
     "config_differences",
+    "config_from_json",
     "episode_metrics",
     "evaluate_policy",
     "gae",

@@ -163,7 +163,7 @@ class TrainConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrainConfig:
         """Inverse of `to_json` (lists become tuples; unknown keys are an error)."""
-        return _from_json(cls, data)
+        return config_from_json(cls, data)
 
     @classmethod
     def toy(cls) -> TrainConfig:
@@ -235,14 +235,16 @@ class TrainConfig:
         )
 
 
-def _from_json(cls: Any, data: Any) -> Any:
+def config_from_json(cls: Any, data: Any) -> Any:
+    """Nested frozen config dataclasses from their `dataclasses.asdict` JSON (lists become
+    tuples; missing fields take their defaults; unknown fields are an error)."""
     if dataclasses.is_dataclass(cls) and isinstance(data, dict):
         hints = typing.get_type_hints(cls)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields in config JSON: {sorted(unknown)}")
-        return cls(**{name: _from_json(hints[name], value) for name, value in data.items()})
+        return cls(**{name: config_from_json(hints[name], value) for name, value in data.items()})
     if isinstance(data, list):
-        return tuple(_from_json(Any, v) for v in data)
+        return tuple(config_from_json(Any, v) for v in data)
     return data

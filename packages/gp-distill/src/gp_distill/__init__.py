@@ -16,8 +16,6 @@ from gp_distill._losses import (
 from gp_distill._run import (
     build_distillation,
     distill_student,
-    from_json,
-    load_teacher,
     plot_distillation,
 )
 from gp_distill.config import DaggerConfig, DistillConfig, LossWeights
@@ -45,8 +43,6 @@ __all__ = [
     "empty_buffer",
     "evaluate_student",
     "fork_trajectories",
-    "from_json",
-    "load_teacher",
     "make_dagger",
     "make_optimizer",
     "plot_distillation",

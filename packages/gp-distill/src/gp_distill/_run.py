@@ -6,10 +6,8 @@ from the newest checkpoint (and refuses one written with a different config).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -33,38 +31,6 @@ CURVE_KEYS = (
 )
 RUN_LENGTH_KEYS = ("dagger.iterations", "checkpoint_every", "keep_checkpoints", "progress")
 """Config entries a resumed run may change (its length and bookkeeping, not the maths)."""
-
-
-def from_json(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a (nested) frozen config dataclass from its `dataclasses.asdict` JSON."""
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for field in dataclasses.fields(cls):
-        if field.name not in data:
-            continue
-        value, hint = data[field.name], hints[field.name]
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = from_json(hint, value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[field.name] = value
-    return cls(**kwargs)
-
-
-def load_teacher(teacher_run: str | Path, world: Any) -> Any:
-    """The trained TeacherPolicy of a gp-agents teacher run folder (newest checkpoint)."""
-    run = Path(teacher_run)
-    config_path = run / "config.json"
-    if not config_path.exists():
-        raise FileNotFoundError(f"{run} holds no teacher run (no config.json)")
-    config_json = json.loads(config_path.read_text())
-    train_cfg = from_json(ga.TrainConfig, config_json)
-    trainer = ga.make_trainer(train_cfg, world, devices=jax.devices()[:1])
-    template = trainer.init(jax.random.key(train_cfg.seed))
-    checkpoints = ga.Checkpointer(run / "checkpoints", config_json)
-    state, _ = checkpoints.restore(template)
-    checkpoints.close()
-    return state.policy
 
 
 def _maths_config(cfg: DistillConfig) -> dict[str, Any]:
@@ -137,8 +103,8 @@ def distill_student(
     Writes `config.json`, `checkpoints/<iteration>/`, `metrics.jsonl` (one line per iteration),
     `learning_curves.png` and, when `cfg.eval_steps > 0`, `evaluation.json` (student beside
     teacher in closed loop on held-out maps). `teacher`: a trained TeacherPolicy (see
-    `load_teacher`); None uses the scripted route follower of `gp_distill.testing`. `dagger` (from
-    `build_distillation`) skips recompiling when a process runs several chunks.
+    `gp_agents.load_teacher`); None uses the scripted route follower of `gp_distill.testing`.
+    `dagger` (from `build_distillation`) skips recompiling when a process runs several chunks.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -212,5 +178,5 @@ def distill_student(
 def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     """A saved config.json reduced to the keys that must match on resume."""
     saved = {k: v for k, v in saved.items() if k != "teacher_name"}
-    cfg = from_json(DistillConfig, saved)
+    cfg = ga.config_from_json(DistillConfig, saved)
     return _maths_config(cfg)

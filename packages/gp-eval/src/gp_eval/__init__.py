@@ -23,7 +23,6 @@ from gp_eval._evaluation import (
     Entry,
     baseline_entry,
     evaluation_world,
-    load_teacher,
     policy_from_module,
     run_evaluation,
 )
@@ -97,7 +96,6 @@ __all__ = [
     "is_at_fault",
     "is_comfortable",
     "is_extended_comfortable",
-    "load_teacher",
     "logged_planner",
     "markdown_table",
     "navsim",

@@ -4,10 +4,7 @@ trained teachers from their run folders."""
 from __future__ import annotations
 
 import dataclasses
-import json
-import typing
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -43,36 +40,6 @@ def policy_from_module(module: Any, greedy: bool = True) -> Policy:
         return jax.vmap(lambda d, k: d.sample(k))(dist, keys)
 
     return act
-
-
-def _from_json(cls: type, data: Any) -> Any:
-    """Nested frozen dataclasses from their `dataclasses.asdict` JSON (lists become tuples)."""
-    if dataclasses.is_dataclass(cls) and isinstance(data, dict):
-        hints = typing.get_type_hints(cls)
-        kwargs = {
-            f.name: _from_json(hints[f.name], data[f.name])
-            for f in dataclasses.fields(cls)
-            if f.name in data
-        }
-        return cls(**kwargs)
-    if isinstance(data, list):
-        return tuple(_from_json(Any, v) for v in data)
-    return data
-
-
-def load_teacher(run_dir: str | Path, step: int | None = None) -> tuple[Any, Any]:
-    """(TeacherPolicy, TrainConfig) of a gp-agents teacher run folder (newest checkpoint by
-    default)."""
-    import gp_agents as ga
-    from gp_agents._checkpoint import Checkpointer
-
-    run_dir = Path(run_dir)
-    config_json = json.loads((run_dir / "config.json").read_text())
-    cfg = _from_json(ga.TrainConfig, config_json)
-    world = gw.World(cfg.world, gw.build_map_bank(cfg.world, "train"))
-    template = ga.make_trainer(cfg, world).init(jax.random.key(cfg.seed))
-    state, _ = Checkpointer(run_dir / "checkpoints", config_json).restore(template, step)
-    return state.policy, cfg
 
 
 def evaluation_world(world_cfg: gw.WorldConfig, spawn_clearance: float = 8.0) -> gw.World:
