@@ -40,7 +40,7 @@ class Demo:
     """A teacher run folder (config.json + checkpoints/); trained under `out` if missing."""
     teacher_minutes: float = 4.0
     """Wall-clock budget for training a teacher when `teacher_run` holds none."""
-    student_iterations: int = 4
+    student_iterations: int = 2
     """Self-play DAgger iterations (the `demo` preset runs 60)."""
     eval_seeds: tuple[int, ...] = (0, 1)
     """Held-out worlds for the closed-loop evaluation, one per seed."""

@@ -238,7 +238,7 @@ class TrainConfig:
 def config_from_json(cls: Any, data: Any) -> Any:
     """Nested frozen config dataclasses from their `dataclasses.asdict` JSON (lists become
     tuples; missing fields take their defaults; unknown fields are an error)."""
-    if dataclasses.is_dataclass(cls) and isinstance(data, dict):
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls) and isinstance(data, dict):
         hints = typing.get_type_hints(cls)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
