@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 
@@ -105,3 +108,34 @@ class ScaledBeta(eqx.Module):
 
 
 ActionDistribution = Categorical | ScaledBeta
+
+
+def action_head_layout(
+    action_space: Any,
+) -> tuple[str, int, tuple[float, ...], tuple[float, ...]]:
+    """(kind, head outputs, low, high) of an action head for a gp-world ActionSpace: one logit
+    per discrete action, or two Beta concentrations per continuous dimension."""
+    kind = str(action_space.kind)
+    if kind == "discrete":
+        return kind, int(action_space.num_actions), (), ()
+    if kind == "continuous":
+        low = np.asarray(action_space.low, np.float32).reshape(-1)
+        high = np.asarray(action_space.high, np.float32).reshape(-1)
+        if low.shape != high.shape or not np.all(high > low):
+            raise ValueError(f"continuous action space needs low < high, got {low}, {high}")
+        return kind, 2 * low.size, tuple(map(float, low)), tuple(map(float, high))
+    raise ValueError(f"unknown action space kind {kind!r}")
+
+
+def action_distribution_from_head(
+    out: Float[Array, " outputs"],
+    kind: str,
+    low: tuple[float, ...],
+    high: tuple[float, ...],
+    beta_offset: float,
+) -> ActionDistribution:
+    """The action distribution an action head's raw outputs describe (see `action_head_layout`)."""
+    if kind == "discrete":
+        return Categorical(out)
+    alpha, beta = jnp.split(jax.nn.softplus(out) + beta_offset, 2)
+    return ScaledBeta(alpha, beta, jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32))

@@ -14,10 +14,13 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Bool, Float, PRNGKeyArray, UInt8
 
-from gp_agents._distributions import ActionDistribution, Categorical, ScaledBeta
+from gp_agents._distributions import (
+    ActionDistribution,
+    action_distribution_from_head,
+    action_head_layout,
+)
 from gp_agents.config import TeacherConfig
 
 TRAJECTORY_POSES = 8
@@ -178,20 +181,9 @@ class StudentPolicy(eqx.Module):
         fused = views * cfg.view_features + cfg.measurement_width + cfg.route_width
         self.norm = eqx.nn.LayerNorm(fused)
         self.trunk = eqx.nn.MLP(fused, cfg.latent_size, cfg.trunk_width, 2, relu, relu, key=k[3])
-        self.action_kind = str(action_space.kind)
-        if self.action_kind == "discrete":
-            outputs = int(action_space.num_actions)
-            self.action_low, self.action_high = (), ()
-        elif self.action_kind == "continuous":
-            low = np.asarray(action_space.low, np.float32).reshape(-1)
-            high = np.asarray(action_space.high, np.float32).reshape(-1)
-            if low.shape != high.shape or not np.all(high > low):
-                raise ValueError(f"continuous action space needs low < high, got {low}, {high}")
-            self.action_low = tuple(float(v) for v in low)
-            self.action_high = tuple(float(v) for v in high)
-            outputs = 2 * low.size
-        else:
-            raise ValueError(f"unknown action space kind {self.action_kind!r}")
+        self.action_kind, outputs, self.action_low, self.action_high = action_head_layout(
+            action_space
+        )
         self.beta_offset = float(cfg.beta_offset)
         head = eqx.nn.Linear(cfg.latent_size, outputs, key=k[4])
         self.actor_head = eqx.tree_at(lambda h: h.weight, head, head.weight * 0.01)
@@ -213,15 +205,12 @@ class StudentPolicy(eqx.Module):
         return self.trunk(self.norm(fused))
 
     def distribution_from_latent(self, latent: Float[Array, " latent"]) -> ActionDistribution:
-        out = self.actor_head(latent)
-        if self.action_kind == "discrete":
-            return Categorical(out)
-        alpha, beta = jnp.split(jax.nn.softplus(out) + self.beta_offset, 2)
-        return ScaledBeta(
-            alpha,
-            beta,
-            jnp.asarray(self.action_low, jnp.float32),
-            jnp.asarray(self.action_high, jnp.float32),
+        return action_distribution_from_head(
+            self.actor_head(latent),
+            self.action_kind,
+            self.action_low,
+            self.action_high,
+            self.beta_offset,
         )
 
     def value_from_latent(self, latent: Float[Array, " latent"]) -> Float[Array, ""]:

@@ -10,10 +10,13 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
-from gp_agents._distributions import ActionDistribution, Categorical, ScaledBeta
+from gp_agents._distributions import (
+    ActionDistribution,
+    action_distribution_from_head,
+    action_head_layout,
+)
 from gp_agents.config import TeacherConfig
 
 SET_NAMES = ("route", "agents", "lane_points", "road_edges", "stop_lines")
@@ -122,20 +125,9 @@ class TeacherPolicy(eqx.Module):
         self.critic_trunk = _Trunk(
             fused, cfg.trunk_width, cfg.trunk_depth, cfg.trunk_width, key=keys[-3]
         )
-        self.action_kind = str(action_space.kind)
-        if self.action_kind == "discrete":
-            outputs = int(action_space.num_actions)
-            self.action_low, self.action_high = (), ()
-        elif self.action_kind == "continuous":
-            low = np.asarray(action_space.low, np.float32).reshape(-1)
-            high = np.asarray(action_space.high, np.float32).reshape(-1)
-            if low.shape != high.shape or not np.all(high > low):
-                raise ValueError(f"continuous action space needs low < high, got {low}, {high}")
-            self.action_low = tuple(float(v) for v in low)
-            self.action_high = tuple(float(v) for v in high)
-            outputs = 2 * low.size
-        else:
-            raise ValueError(f"unknown action space kind {self.action_kind!r}")
+        self.action_kind, outputs, self.action_low, self.action_high = action_head_layout(
+            action_space
+        )
         self.beta_offset = float(cfg.beta_offset)
         head = eqx.nn.Linear(cfg.latent_size, outputs, key=keys[-2])
         # Small initial logits: the untrained policy is near uniform (PPO's usual 0.01 gain).
@@ -150,15 +142,12 @@ class TeacherPolicy(eqx.Module):
         return jnp.concatenate([self.ego_encoder(symlog(observation.ego)), *sets])
 
     def _distribution(self, latent: Float[Array, " latent"]) -> ActionDistribution:
-        out = self.actor_head(latent)
-        if self.action_kind == "discrete":
-            return Categorical(out)
-        alpha, beta = jnp.split(jax.nn.softplus(out) + self.beta_offset, 2)
-        return ScaledBeta(
-            alpha,
-            beta,
-            jnp.asarray(self.action_low, jnp.float32),
-            jnp.asarray(self.action_high, jnp.float32),
+        return action_distribution_from_head(
+            self.actor_head(latent),
+            self.action_kind,
+            self.action_low,
+            self.action_high,
+            self.beta_offset,
         )
 
     def latent(self, observation: Any) -> Float[Array, " latent"]:
