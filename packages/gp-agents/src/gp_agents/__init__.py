@@ -19,6 +19,8 @@ from gp_agents._trainer import (
     make_optimizer,
     make_train,
     make_trainer,
+    replicate_on,
+    shard_worlds,
     world_mesh,
 )
 from gp_agents.config import (
@@ -67,7 +69,9 @@ __all__ = [
     "plot_learning_curve",
     "policy_act",
     "ppo_loss",
+    "replicate_on",
     "rollout",
+    "shard_worlds",
     "train_teacher",
     "world_mesh",
 ]

@@ -76,6 +76,29 @@ def world_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     return Mesh(np.asarray(devices, dtype=object), (WORLD_AXIS,))
 
 
+def shard_worlds(tree: Any, mesh: Mesh, time_axis: int | None = None) -> Any:
+    """Pin every non-scalar array of `tree` to be split over the mesh along its world axis
+    (axis 0, or axis 1 when `time_axis == 1` for [time, worlds, ...] arrays); inside jit."""
+
+    def pin(x: Any) -> Any:
+        if not isinstance(x, jax.Array) or x.ndim == 0:
+            return x
+        spec = (None, WORLD_AXIS) if time_axis == 1 else (WORLD_AXIS,)
+        return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*spec)))
+
+    return jax.tree.map(pin, tree)
+
+
+def replicate_on(tree: Any, mesh: Mesh) -> Any:
+    """Pin every array of `tree` to be replicated on every device of the mesh; inside jit."""
+    replicated = NamedSharding(mesh, PartitionSpec())
+
+    def pin(x: Any) -> Any:
+        return jax.lax.with_sharding_constraint(x, replicated) if isinstance(x, jax.Array) else x
+
+    return jax.tree.map(pin, tree)
+
+
 class Trainer(eqx.Module):
     """The compiled pieces of a run; build with `make_trainer`."""
 
@@ -108,23 +131,10 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
     minibatch_per_world = transitions_per_world // ppo.num_minibatches
 
     def constrain(tree: Any, time_axis: int | None) -> Any:
-        def pin(x: Any) -> Any:
-            if not isinstance(x, jax.Array) or x.ndim == 0:
-                return x
-            spec = (None, WORLD_AXIS) if time_axis == 1 else (WORLD_AXIS,)
-            return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*spec)))
-
-        return jax.tree.map(pin, tree)
+        return shard_worlds(tree, mesh, time_axis)
 
     def replicate(tree: Any) -> Any:
-        return jax.tree.map(
-            lambda x: (
-                jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec()))
-                if isinstance(x, jax.Array)
-                else x
-            ),
-            tree,
-        )
+        return replicate_on(tree, mesh)
 
     def reset_worlds(key: PRNGKeyArray) -> tuple[Any, EpisodeTally]:
         world_state = jax.vmap(world.reset)(jax.random.split(key, num_worlds))

@@ -17,9 +17,8 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 from jaxtyping import Array, Int, PRNGKeyArray
 
 import gp_agents as ga
@@ -27,8 +26,6 @@ from gp_distill._buffer import SampleBuffer, add_samples, empty_buffer, sample_b
 from gp_distill._labels import fork_trajectories, teacher_action, teacher_outputs
 from gp_distill._losses import DistillSample, LossTerms, actions_agree, distill_loss
 from gp_distill.config import DaggerConfig, DistillConfig
-
-WORLD_AXIS = "worlds"
 
 
 class DaggerState(eqx.Module):
@@ -90,7 +87,7 @@ def make_dagger(
     World, teacher and pipeline are passed to the compiled functions as arguments (their
     arrays are not baked into the program as constants).
     """
-    mesh = Mesh(np.asarray(list(jax.devices() if devices is None else devices)), (WORLD_AXIS,))
+    mesh = ga.world_mesh(devices)
     cfg.dagger.check_sizes(int(world.config.num_agents), mesh.size, world.config.dt)
     env = (world, teacher, pixels)
     # Host copy: the student's Beta bounds are static and must not be traced.
@@ -124,24 +121,10 @@ def _dagger_functions(
     slots = jnp.arange(num_agents, dtype=jnp.int32)
 
     def constrain(tree: Any) -> Any:
-        def pin(x: Any) -> Any:
-            if not isinstance(x, jax.Array) or x.ndim == 0:
-                return x
-            return jax.lax.with_sharding_constraint(
-                x, NamedSharding(mesh, PartitionSpec(WORLD_AXIS))
-            )
-
-        return jax.tree.map(pin, tree)
+        return ga.shard_worlds(tree, mesh)
 
     def replicate(tree: Any) -> Any:
-        return jax.tree.map(
-            lambda x: (
-                jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec()))
-                if isinstance(x, jax.Array)
-                else x
-            ),
-            tree,
-        )
+        return ga.replicate_on(tree, mesh)
 
     def observe_pixels(world_state: Any, privileged: Any) -> ga.StudentObservation:
         scene = jax.vmap(world.scene)(world_state)
