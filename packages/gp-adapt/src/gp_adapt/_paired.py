@@ -16,6 +16,7 @@ from jaxtyping import Array, Bool, Float, Int, UInt8
 
 from gp_adapt._calibration import Calibration, calibrated_view
 from gp_render import (
+    Backend,
     Boxes,
     Frame,
     GroundTexture,
@@ -25,7 +26,6 @@ from gp_render import (
     make_ground,
     render,
 )
-from gp_render._render import Backend
 
 
 class AnnotatedBoxes(eqx.Module):

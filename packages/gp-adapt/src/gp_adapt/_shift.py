@@ -16,8 +16,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, UInt8
 
 from gp_adapt._paired import PairedSample, camera_poses, render_paired_view
 from gp_adapt.config import DomainShift
-from gp_render import NUM_CLASSES, RenderConfig, default_palette
-from gp_render._render import Backend
+from gp_render import NUM_CLASSES, Backend, RenderConfig, default_palette
 
 _BLUR_RADIUS = 4  # pixels: a fixed kernel size, so every severity compiles alike
 
