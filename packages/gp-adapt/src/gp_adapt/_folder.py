@@ -16,17 +16,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
 from gp_adapt._calibration import (
-    Calibration,
     matrix_quaternion,
     pose_matrix,
     rescale_intrinsics,
 )
-from gp_adapt._paired import PairedSample, make_annotated_boxes
+from gp_adapt._paired import PairedSample, make_annotated_boxes, sample_from_cameras
 from gp_render import SemanticClass, make_ground
 
 SAMPLE_FILE = "sample.json"
@@ -105,19 +103,17 @@ def read_folder_sample(
         raster = np.load(folder / spec["ground"])
         origin = np.asarray(raster["origin"], np.float64) - global_from_ego[:2, 3]
         ground = make_ground(raster["classes"], origin, float(raster["metres_per_texel"]))
-    return PairedSample(
-        image=jnp.asarray(np.stack(images)),
-        calibration=Calibration(
-            width=width,
-            height=height,
-            intrinsics=jnp.asarray(np.stack(intrinsics), jnp.float32),
-            camera_to_ego=jnp.asarray(np.stack(camera_to_ego), jnp.float32),
-            near=near,
-            far=far,
-        ),
-        ego_pose=jnp.asarray(local_from_global @ global_from_ego, jnp.float32),
-        boxes=annotated,
-        ground=ground,
+    return sample_from_cameras(
+        images,
+        intrinsics,
+        camera_to_ego,
+        width,
+        height,
+        near,
+        far,
+        local_from_global @ global_from_ego,
+        annotated,
+        ground,
     )
 
 

@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from gp_adapt._calibration import Calibration, pose_matrix, rescale_intrinsics, yaw_of
-from gp_adapt._paired import PairedSample, make_annotated_boxes
+from gp_adapt._calibration import pose_matrix, rescale_intrinsics, yaw_of
+from gp_adapt._paired import PairedSample, make_annotated_boxes, sample_from_cameras
 from gp_render import GroundTexture, SemanticClass, make_ground
 
 TABLES = (
@@ -224,19 +223,8 @@ def nuscenes_sample(
         ground = _ground_from_mask(mask, reference[:2, 3], map_window_m, metres_per_texel)
 
     ego_pose = local_from_global @ reference
-    return PairedSample(
-        image=jnp.asarray(np.stack(images)),
-        calibration=Calibration(
-            width=width,
-            height=height,
-            intrinsics=jnp.asarray(np.stack(intrinsics), jnp.float32),
-            camera_to_ego=jnp.asarray(np.stack(camera_to_ego), jnp.float32),
-            near=near,
-            far=far,
-        ),
-        ego_pose=jnp.asarray(ego_pose, jnp.float32),
-        boxes=boxes,
-        ground=ground,
+    return sample_from_cameras(
+        images, intrinsics, camera_to_ego, width, height, near, far, ego_pose, boxes, ground
     )
 
 

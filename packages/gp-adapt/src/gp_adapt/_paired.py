@@ -7,6 +7,7 @@ World frame of a sample: the source's global frame shifted horizontally so the e
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -201,3 +202,33 @@ def box_image_regions(
     u, v = pixels[..., 0] / safe, pixels[..., 1] / safe
     rect = jnp.stack([u.min(-1), u.max(-1), v.min(-1), v.max(-1)], -1)
     return rect, in_front
+
+
+def sample_from_cameras(
+    images: list[Any],
+    intrinsics: list[Any],
+    camera_to_ego: list[Any],
+    width: int,
+    height: int,
+    near: float,
+    far: float,
+    ego_pose: Any,
+    boxes: Any,
+    ground: Any = None,
+) -> PairedSample:
+    """A PairedSample from per-camera lists as readers collect them (images uint8 [H, W, 3],
+    intrinsics [3, 3], camera-to-ego [4, 4]) and the ego pose [4, 4] in the local frame."""
+    return PairedSample(
+        image=jnp.asarray(np.stack(images)),
+        calibration=Calibration(
+            width=width,
+            height=height,
+            intrinsics=jnp.asarray(np.stack(intrinsics), jnp.float32),
+            camera_to_ego=jnp.asarray(np.stack(camera_to_ego), jnp.float32),
+            near=near,
+            far=far,
+        ),
+        ego_pose=jnp.asarray(ego_pose, jnp.float32),
+        boxes=boxes,
+        ground=ground,
+    )
