@@ -10,7 +10,7 @@ from gp_world._dynamics import (
     forward,
     inverse,
 )
-from gp_world._events import Events, drivable_at
+from gp_world._events import Events, drivable_at, safe_speed
 from gp_world._geometry import box_corners, boxes_overlap, to_ego
 from gp_world._lights import GREEN, NO_LIGHT, RED, YELLOW, Lights, light_state
 from gp_world._map_bank import (
@@ -73,6 +73,7 @@ __all__ = [
     "map_geometry",
     "map_seeds",
     "ring_road",
+    "safe_speed",
     "save_map_bank",
     "stack_maps",
     "to_ego",

@@ -9,7 +9,7 @@ from jaxtyping import Array, Bool, Float, Int
 from gp_world._agents import Agents
 from gp_world._dynamics import _wrap
 from gp_world._geometry import box_corners, boxes_overlap
-from gp_world._lights import RED, Lights, light_state
+from gp_world._lights import RED, YELLOW, Lights, light_state
 from gp_world._map_bank import MapBank
 from gp_world.config import WorldConfig
 
@@ -104,12 +104,64 @@ def red_light_crossings(
     return crossed & (state == RED)
 
 
+def _stopping_speed(distance: Array, decel: float) -> Array:
+    """Highest speed from which braking at `decel` stops within `distance` (0 when <= 0)."""
+    return jnp.sqrt(2.0 * decel * jnp.maximum(distance, 0.0))
+
+
+def safe_speed(
+    agents: Agents, lights: Lights, maps: MapBank, m: Array, cfg: WorldConfig
+) -> Float[Array, " A"]:
+    """The speed (m/s) each agent may drive at without being unable to stop in time.
+
+    The speed limit, lowered (as Roach's hazard-aware target speed) by
+    - the next stop line of the route when its light is red, or yellow while the agent can still
+      stop before it at `safe_decel`: sqrt(2 a (d - margin));
+    - the nearest agent ahead in the ego's corridor (ahead, laterally overlapping):
+      sqrt(v_lead^2 + 2 a (gap - margin)), v_lead its speed along the ego's heading.
+    """
+    a = agents
+    decel = cfg.safe_decel
+    stop_s = maps.route_stop_s[m, a.route]  # [A, RL], ascending, padded far away
+    k = jnp.minimum((stop_s < a.route_s[:, None]).sum(-1), stop_s.shape[1] - 1).astype(jnp.int32)
+    next_s = jnp.take_along_axis(stop_s, k[:, None], axis=1)[:, 0]
+    line = jnp.take_along_axis(maps.route_stop_line[m, a.route], k[:, None], axis=1)[:, 0]
+    safe_line = jnp.maximum(line, 0)
+    state = light_state(
+        lights,
+        jnp.where(line >= 0, maps.stop_line_intersection[m, safe_line], -1),
+        maps.stop_line_phase[m, safe_line],
+        cfg,
+    )
+    to_line = next_s - a.route_s - 0.5 * a.length  # front bumper to the line
+    can_stop = a.speed <= _stopping_speed(to_line, 2.0 * decel)
+    must_stop = (line >= 0) & ((state == RED) | ((state == YELLOW) & can_stop))
+    v_line = jnp.where(must_stop, _stopping_speed(to_line - cfg.safe_margin, decel), jnp.inf)
+
+    # The agent ahead: relative positions in each ego frame, [A (ego), A (other)].
+    c, s_ = jnp.cos(a.yaw)[:, None], jnp.sin(a.yaw)[:, None]
+    dx, dy = a.x[None, :] - a.x[:, None], a.y[None, :] - a.y[:, None]
+    ahead = dx * c + dy * s_
+    lateral = -dx * s_ + dy * c
+    half_widths = 0.5 * (a.width[:, None] + a.width[None, :])
+    gap = ahead - 0.5 * (a.length[:, None] + a.length[None, :])
+    others = a.valid[None, :] & ~jnp.eye(a.x.shape[0], dtype=bool)
+    in_corridor = others & (ahead > 0.0) & (jnp.abs(lateral) < half_widths)
+    lead_speed = jnp.maximum(a.speed[None, :] * jnp.cos(a.yaw[None, :] - a.yaw[:, None]), 0.0)
+    v_follow = jnp.sqrt(
+        jnp.square(lead_speed) + 2.0 * decel * jnp.maximum(gap - cfg.safe_margin, 0.0)
+    )
+    v_lead = jnp.min(jnp.where(in_corridor, v_follow, jnp.inf), axis=1)
+    return jnp.minimum(a.speed_limit, jnp.minimum(v_line, v_lead))
+
+
 def reward_terms(
     agents_before: Agents,
     agents: Agents,
     events: Events,
     frame: RouteFrame,
     progress: Float[Array, " A"],
+    v_safe: Float[Array, " A"],
     cfg: WorldConfig,
 ) -> Float[Array, "A T"]:
     """Signed per-term rewards (before weighting), in the order of config.REWARD_TERMS."""
@@ -128,5 +180,6 @@ def reward_terms(
         -f(events.red_light),
         -jnp.ones_like(progress),
         progress,
+        -jnp.maximum(speed_along - v_safe, 0.0),
     ]
     return jnp.stack(terms, axis=-1)

@@ -19,6 +19,7 @@ from gp_world._events import (
     offroad,
     red_light_crossings,
     reward_terms,
+    safe_speed,
     track_route,
 )
 from gp_world._lights import Lights, reset_lights, step_lights
@@ -44,6 +45,7 @@ class StepOutput(eqx.Module):
 
     reward: Float[Array, " A"]
     done: Bool[Array, " A"]  # the episode in this slot ended; the slot was respawned
+    failed: Bool[Array, " A"]  # ...and it ended in a failure (collision, off-road, red light)
     valid: Bool[Array, " A"]  # the slot held a live agent during this step
     events: Events
     distance: Float[Array, " A"]  # metres driven this step
@@ -176,14 +178,21 @@ class World(eqx.Module):
             goal_reached=(frame.s >= moved.route_length - cfg.goal_tolerance) & live,
             timeout=(moved.age >= cfg.max_episode_steps) & live,
         )
-        terms = reward_terms(before, moved, events, frame, progress, cfg)
+        if cfg.reward_overspeed != (0.0, 0.0):
+            v_safe = safe_speed(moved, state.lights, maps, m, cfg)
+        else:  # the term is weighted 0 for every agent: skip the pairwise search
+            v_safe = jnp.full_like(moved.speed, jnp.inf)
+        terms = reward_terms(before, moved, events, frame, progress, v_safe, cfg)
         reward = jnp.where(live, (terms * moved.reward_weights).sum(-1), 0.0)
 
         # Episode ends and per-agent respawn.
         crash_ends = cfg.collision_behaviour != "keep"
-        done = live & (
-            (events.collision & crash_ends) | events.offroad | events.goal_reached | events.timeout
+        failed = live & (
+            (events.collision & crash_ends)
+            | events.offroad
+            | (events.red_light & cfg.red_light_ends)
         )
+        done = failed | (live & (events.goal_reached | events.timeout))
         removed = moved.removed
         if cfg.collision_behaviour == "remove":
             removed = removed | (events.collision & live)
@@ -195,6 +204,7 @@ class World(eqx.Module):
         out = StepOutput(
             reward=reward,
             done=done,
+            failed=failed,
             valid=live,
             events=events,
             distance=jnp.where(live, moved_k.speed * cfg.dt, 0.0),

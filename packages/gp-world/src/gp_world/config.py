@@ -23,6 +23,7 @@ REWARD_TERMS = (
     "stop_line",
     "time",
     "progress",
+    "overspeed",
 )
 # Order of the agent kinds; `Agents.kind` indexes it.
 AGENT_KINDS = ("car", "van", "truck", "cyclist")
@@ -90,6 +91,7 @@ class WorldConfig:
     # Events.
     wrong_way_angle: float = 2.0  # radians of heading error to the route
     goal_tolerance: float = 4.0  # metres before the route end
+    red_light_ends: bool = False  # running a red light ends the episode (as a collision does)
 
     # Reward weight ranges (per agent U(lo, hi)); defaults from the Gigaflow paper.
     reward_goal: tuple[float, float] = (1.0, 1.0)
@@ -102,6 +104,9 @@ class WorldConfig:
     reward_stop_line: tuple[float, float] = (0.0, 1.0)
     reward_time: tuple[float, float] = (2.5e-5, 2.5e-5)
     reward_progress: tuple[float, float] = (0.0, 0.0)  # per metre of route progress
+    reward_overspeed: tuple[float, float] = (0.0, 0.0)  # per m/s above the safe speed
+    safe_decel: float = 3.0  # m/s^2: the braking the safe speed leaves room for
+    safe_margin: float = 2.0  # metres kept to a red stop line or to the agent ahead
     comfort_accel: float = 4.0  # |a| above this (m/s^2) counts as a comfort violation
     comfort_jerk: float = 6.0  # |jerk| above this (m/s^3)
 
