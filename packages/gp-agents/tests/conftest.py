@@ -36,6 +36,7 @@ class LaneEvents(eqx.Module):
 class LaneOutput(eqx.Module):
     reward: jax.Array
     done: jax.Array
+    failed: jax.Array
     valid: jax.Array
     events: LaneEvents
     distance: jax.Array
@@ -109,6 +110,7 @@ class LaneWorld(eqx.Module):
         out = LaneOutput(
             jnp.where(state.valid, reward, 0.0),
             done,
+            off,
             state.valid,
             events,
             jnp.ones_like(offset),

@@ -138,3 +138,21 @@ def test_corrupt_or_mismatched_checkpoints_fail_clearly(tmp_path, lane_world, tr
         ga.train_teacher(CFG, run, world=lane_world, trainer=trainer4)
     state, meta = reader.restore(trainer4.init(jax.random.key(0)), step=2)
     assert int(state.update) == 2 and meta["step"] == 2
+
+
+def test_returns_can_flow_past_successful_episode_ends(lane_world, trainer1):
+    # Lane episodes end by timeout after 40 steps (a success) or by leaving the lane (a
+    # failure). Once timeouts happen (update 6 of 8 steps), cutting returns only at failures
+    # changes the value targets, hence the update.
+    failure_only = dataclasses.replace(
+        CFG, ppo=dataclasses.replace(CFG.ppo, returns_end_at="failure")
+    )
+    trainer = ga.make_trainer(failure_only, lane_world, devices=jax.devices()[:1])
+    start = trainer.init(jax.random.key(0))
+    assert tree_equal_report(start, trainer1.init(jax.random.key(0))) == []
+    a, metrics = trainer.updates(start, 6)
+    b, _ = trainer1.updates(start, 6)
+    assert tree_equal_report(a.policy, b.policy)  # they differ
+    assert all(np.all(np.isfinite(v)) for v in metrics.values())
+    with pytest.raises(ValueError, match="returns_end_at"):
+        ga.PPOConfig(returns_end_at="goal")

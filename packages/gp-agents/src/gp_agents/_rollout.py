@@ -37,6 +37,7 @@ class Transitions(eqx.Module):
     value: Float[Array, "T W A"]
     reward: Float[Array, "T W A"]
     done: Bool[Array, "T W A"]
+    failed: Bool[Array, "T W A"]
     valid: Bool[Array, "T W A"]
 
 
@@ -105,7 +106,9 @@ def rollout(
             jnp.where(finished, 0, length),
             ran_red & ~finished,
         )
-        transition = Transitions(observation, action, log_prob, value, reward, out.done, out.valid)
+        transition = Transitions(
+            observation, action, log_prob, value, reward, out.done, out.failed, out.valid
+        )
         return (world_state, tally), (transition, sums)
 
     keys = jax.random.split(key, num_steps)

@@ -190,7 +190,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         advantages, targets = gae(
             rewards,
             transitions.value,
-            transitions.done,
+            transitions.failed if ppo.returns_end_at == "failure" else transitions.done,
             last_value,
             ppo.gamma,
             ppo.gae_lambda,

@@ -82,6 +82,11 @@ class PPOConfig:
     """Per-update decay of the running max |advantage| (it jumps up at once, decays slowly)."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before GAE (keeps value targets near unit scale)."""
+    returns_end_at: Literal["episode_end", "failure"] = "episode_end"
+    """Where returns stop: at every episode end, or only at failures (collision, off-road, a red
+    light when the world ends episodes on it). With "failure" a slot that reaches its goal or times
+    out keeps its return flowing into the next route, as Gigaflow's agents that get a new goal do:
+    finishing a route is never worth less than driving on, and failing costs the whole future."""
 
     def __post_init__(self) -> None:
         for name in ("num_worlds", "rollout_steps", "num_updates", "epochs", "num_minibatches"):
@@ -98,6 +103,11 @@ class PPOConfig:
             )
         if self.clip_eps <= 0.0:
             raise ValueError(f"PPOConfig.clip_eps must be > 0, got {self.clip_eps}")
+        if self.returns_end_at not in ("episode_end", "failure"):
+            raise ValueError(
+                "PPOConfig.returns_end_at must be 'episode_end' or 'failure', got "
+                f"{self.returns_end_at!r}"
+            )
 
     def check_divides(self, num_agents: int, num_devices: int) -> None:
         """Raise a clear error when the batch cannot be split as configured."""
@@ -178,17 +188,25 @@ class TrainConfig:
 
     @classmethod
     def demo(cls) -> TrainConfig:
-        """Village towns on one CPU core: 1500 updates of 8192 agent-steps (about an hour).
+        """Village towns on one CPU core: 1500 updates of 8192 agent-steps (about 30 minutes).
 
-        The world keeps Gigaflow's reward terms but adds a small per-metre progress reward and
-        always penalises collisions and leaving the road, so a CPU-sized budget suffices.
+        The world keeps Gigaflow's reward terms and adds: a small per-metre progress reward;
+        collisions, leaving the road and running a red light always penalised, a red light
+        ending the episode as a crash does; a dense penalty for speed above the safe speed (room
+        to stop before a red light or behind the agent ahead), which teaches braking early.
+        Returns end only at such failures (a finished route flows into the next), gamma is 0.995,
+        and respawns keep 4 m clear so a new agent is not born into a crash.
         """
         world = dataclasses.replace(
             WorldConfig.village(),
             action_space="accel_steer_grid",
             reward_progress=(0.005, 0.01),
-            reward_collision=(2.0, 4.0),
-            reward_offroad=(2.0, 4.0),
+            reward_collision=(3.0, 5.0),
+            reward_offroad=(3.0, 5.0),
+            reward_stop_line=(3.0, 5.0),
+            reward_overspeed=(0.005, 0.02),
+            red_light_ends=True,
+            spawn_clearance=4.0,
             num_lane_points=16,
             num_road_edges=8,
             num_nearest_agents=6,
@@ -206,6 +224,8 @@ class TrainConfig:
                 ent_coef=0.01,
                 lr_schedule="constant",
                 advantage_filter=0.0,
+                returns_end_at="failure",
+                gamma=0.995,
             ),
             log_every=10,
             checkpoint_every=50,
