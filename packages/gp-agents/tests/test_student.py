@@ -114,3 +114,23 @@ def test_fits_a_pixel_dependent_target(key):
         student, state, _ = step(student, state)
     # Half the best constant's error: only reachable by reading the pixels.
     assert float(loss(student)) < 0.5 * constant
+
+
+@pytest.mark.parametrize("height, width", [(8, 12), (7, 9)])
+def test_strided_conv_equals_xla_convolution(height, width, key):
+    k_conv, k_x = jax.random.split(key)
+    conv = ga.StridedConv(3, 5, key=k_conv)
+    x = jax.random.normal(k_x, (height, width, 3))
+    reference = (
+        jax.lax.conv_general_dilated(
+            x[None],
+            conv.weight,
+            (2, 2),
+            ((1, 1), (1, 1)),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )[0]
+        + conv.bias[None, None, :]
+    )
+    out = conv(x)
+    assert out.shape == ((height + 1) // 2, (width + 1) // 2, 5)
+    np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-5)
