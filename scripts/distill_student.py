@@ -98,13 +98,26 @@ def main(args: DistillStudent) -> None:
             key: sum(r[key] for r in last) / len(last)
             for key in ("samples", "rollout_agreement", "loss_action", "offroad_per_km")
         }
+        evaluation = run_dir / "evaluation.json"
+        if evaluation.is_file():  # held-out closed loop, student beside teacher
+            result = json.loads(evaluation.read_text())
+            for key in ("student_goal_rate", "student_collision_rate", "student_offroad_rate"):
+                table[label][key] = result[key]
+            table[label]["goal_rate_ratio"] = result["goal_rate_ratio"]
     gd.plot_distillation(paths, Path(args.run_dir) / "ablation.png")
     (Path(args.run_dir) / "ablation.json").write_text(json.dumps(table, indent=2) + "\n")
-    print("| run | samples | agreement | KL | off-road/km |\n|---|---|---|---|---|")
+    print(
+        "| run | samples | agreement | KL | off-road/km | held-out routes | collisions | "
+        "off-road | routes / teacher's |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    nan = float("nan")
     for label, row in table.items():
         print(
             f"| {label} | {row['samples']:.0f} | {row['rollout_agreement']:.3f} | "
-            f"{row['loss_action']:.3f} | {row['offroad_per_km']:.1f} |"
+            f"{row['loss_action']:.3f} | {row['offroad_per_km']:.1f} | "
+            f"{row.get('student_goal_rate', nan):.1%} | "
+            f"{row.get('student_collision_rate', nan):.1%} | "
+            f"{row.get('student_offroad_rate', nan):.1%} | {row.get('goal_rate_ratio', nan):.2f} |"
         )
 
 
