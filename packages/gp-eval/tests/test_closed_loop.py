@@ -103,3 +103,26 @@ def test_policy_on_a_subset_baseline_on_the_rest(town_world):
     np.testing.assert_array_equal(result.record.by_policy[0], policy_slots(8, 0.5))
     assert result.metrics["routes"] == 4  # only the policy's slots are scored
     assert result.metrics["route_completion"] < 0.2
+
+
+class _ObservingPolicy:
+    """A policy with its own observation: it 'sees' a constant braking command and obeys it."""
+
+    def observe(self, world, state):
+        return jnp.tile(jnp.asarray([[-3.0, 0.0]]), (world.config.num_agents, 1))
+
+    def __call__(self, observation, key):
+        return observation
+
+
+def test_policies_with_their_own_observation(town_world):
+    # The harness feeds a policy's `observe(world, state)` to it instead of the privileged
+    # observation (how a pixel student sees its cameras): equal to a constant brake.
+    def brake(observation, key):
+        return jnp.tile(jnp.asarray([[-3.0, 0.0]]), (observation.valid.shape[0], 1))
+
+    seeds = SEEDS[:1]
+    own = run_rollouts(town_world, _ObservingPolicy(), brake, seeds, 20)
+    plain = run_rollouts(town_world, brake, brake, seeds, 20)
+    np.testing.assert_array_equal(own.x, plain.x)
+    np.testing.assert_array_equal(own.speed, plain.speed)

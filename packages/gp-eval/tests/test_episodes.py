@@ -80,3 +80,17 @@ def test_split_and_fault():
     assert front.first and not eps[1].first
     assert front.carla_collisions == 1
     assert front.route_completion == 0.03  # 3 m of a 100 m route
+
+
+def test_an_episode_ended_by_a_red_light_is_a_red_light():
+    # A world with red_light_ends: slot 1's episode ends at step 4 on a red light alone.
+    rec = _record()
+    rec["red_light"][4, 1] = True
+    rec["done"][4, 1] = True
+    eps = split_episodes(rec, 0, lane_width=3.5)
+    assert [(e.slot, e.start, e.end, e.outcome) for e in eps if e.slot == 1] == [
+        (1, 0, 2, "collision"),
+        (1, 3, 4, "red_light"),
+        (1, 5, 5, "truncated"),
+    ]
+    assert [e.red_lights for e in eps if e.slot == 1] == [0, 1, 0]

@@ -46,7 +46,14 @@ from gp_eval._report import (
     plot_metrics,
     write_report,
 )
-from gp_eval._rollout import Policy, RolloutRecord, policy_slots, run_rollouts
+from gp_eval._rollout import (
+    Policy,
+    RolloutRecord,
+    policy_observation,
+    policy_slots,
+    restore_state,
+    run_rollouts,
+)
 from gp_eval._video import render_rollout, write_video
 from gp_eval.config import (
     SUITES,
@@ -103,11 +110,13 @@ __all__ = [
     "plot_learning_curves",
     "plot_metrics",
     "policy_from_module",
+    "policy_observation",
     "policy_slots",
     "reference_plan",
     "reference_planner",
     "reference_speed_profile",
     "render_rollout",
+    "restore_state",
     "robustness",
     "run_evaluation",
     "run_rollouts",

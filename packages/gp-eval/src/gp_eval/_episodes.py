@@ -25,7 +25,7 @@ class Episode:
     end: int
     by_policy: bool
     first: bool  # the slot's first route (spawned at reset)
-    outcome: str  # goal | collision | offroad | timeout | truncated
+    outcome: str  # goal | collision | offroad | timeout | red_light | truncated
     route_length: float  # m still to drive at the start (route length - start arc length)
     progress: float  # m along the route
     distance: float  # m driven
@@ -53,6 +53,8 @@ def _outcome(rec, t: int, a: int, truncated: bool) -> str:
     for name in ("collision", "offroad", "goal_reached", "timeout"):
         if rec[name][t, a]:
             return "goal" if name == "goal_reached" else name
+    if rec["red_light"][t, a]:  # a world with red_light_ends: the red light ended it
+        return "red_light"
     return "truncated"
 
 

@@ -27,7 +27,7 @@ from gp_eval._geometry import (
     wrap_angle,
 )
 from gp_eval._navsim_scene import HORIZON, EgoAreas, NavsimMap, Scene, ego_areas
-from gp_eval._rollout import restore_state
+from gp_eval._rollout import policy_observation, restore_state
 from gp_eval.config import BaselineConfig
 
 DT = 0.1
@@ -384,7 +384,7 @@ def _fork(world: Any, policy: Any, state: Any, slot: Any, num_steps: int) -> Any
 
     def body(carry, key):
         state, alive, last = carry
-        action = policy(world.observe(state), key)
+        action = policy(policy_observation(policy, world, state, world.observe(state)), key)
         moved = gw.forward(state.agents.kinematics, action, cfg.action_space, cfg.dt)
         state, out = world.step(state, action)
         pose = jnp.stack([moved.x[slot], moved.y[slot], moved.yaw[slot]])

@@ -15,7 +15,9 @@ from jaxtyping import Array, Bool, Float, Int
 
 import gp_world as gw
 
-Policy = Callable[[Any, Array], Array]  # (PrivilegedObservation [A, ...], key) -> action [A, ...]
+Policy = Callable[[Any, Array], Array]
+"""(observation [A, ...], key) -> action [A, ...]. The observation is the world's privileged one,
+or what the policy's own `observe(world, state)` returns when it defines one (pixels)."""
 
 
 class RolloutRecord(eqx.Module):
@@ -79,6 +81,13 @@ def policy_slots(num_agents: int, policy_fraction: float) -> np.ndarray:
     return np.arange(num_agents) < count
 
 
+def policy_observation(policy: Any, world: gw.World, state: Any, privileged: Any) -> Any:
+    """What `policy` sees: its own `observe(world, state)` when it has one (a pixel student
+    renders its cameras), else the world's privileged observation."""
+    observe = getattr(policy, "observe", None)
+    return privileged if observe is None else observe(world, state)
+
+
 def rollout(
     world: gw.World,
     policy: Policy,
@@ -98,7 +107,7 @@ def rollout(
 
     def one_step(state, step_key):
         obs = world.observe(state)
-        act_policy = policy(obs, step_key)
+        act_policy = policy(policy_observation(policy, world, state, obs), step_key)
         act_base = baseline(obs, step_key)
         mask = by_policy.reshape(by_policy.shape + (1,) * (act_policy.ndim - 1))
         action = jnp.where(mask, act_policy, act_base)
