@@ -7,10 +7,12 @@ Stages, each printing what it did and where its outputs went (all under `--out`)
 1. towns: draw a procedural village town (lanes, lights, agents) to PNG;
 2. teacher: use the teacher run given by `--teacher-run` (the shipped one by default), or
    train one by PPO self-play for `--teacher-minutes` when none is there;
-3. student: distil the pixel student from the teacher by self-play DAgger (three cameras);
-4. evaluate: rule-based baseline vs teacher on held-out towns, closed-loop suites
-   (routes, incidents, CARLA driving score, HUGSIM HD-Score, nuPlan CLS), student vs teacher;
-5. video: the teacher driving, its camera beside the BEV, events marked.
+3. student: distil a pixel student from the teacher by self-play DAgger (three cameras) for a
+   few iterations (the shipped student, `--student-run`, was distilled for 60);
+4. evaluate: rule-based baseline, teacher and pixel students on held-out towns, closed-loop
+   suites (routes, incidents, CARLA driving score, HUGSIM HD-Score, nuPlan CLS);
+5. video: the teacher driving (its camera beside the BEV, events marked) and the shipped
+   student driving from its three cameras (the images it saw beside the BEV).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import tyro
 
 sys.path.insert(0, str(Path(__file__).parent))
 import draw_map
+import student_video
 
 import gp_agents as ga
 import gp_distill as gd
@@ -40,8 +43,10 @@ class Demo:
     """A teacher run folder (config.json + checkpoints/); trained under `out` if missing."""
     teacher_minutes: float = 4.0
     """Wall-clock budget for training a teacher when `teacher_run` holds none."""
-    student_iterations: int = 2
-    """Self-play DAgger iterations (the `demo` preset runs 60)."""
+    student_iterations: int = 4
+    """Self-play DAgger iterations of the demo's own student (the `demo` preset runs 60)."""
+    student_run: Path = Path("checkpoints/student-demo")
+    """A distilled student (distillation run folder) evaluated beside the teacher, if present."""
     eval_seeds: tuple[int, ...] = (0, 1)
     """Held-out worlds for the closed-loop evaluation, one per seed."""
     eval_steps: int = 300
@@ -102,15 +107,33 @@ def evaluate(args: Demo, teacher_run: Path) -> tuple[object, ge.ClosedLoopResult
         "baseline (rule-based)": ge.baseline_entry(world),
         "teacher": ge.Entry(policy=ge.policy_from_module(policy)),
     }
+    students = {"demo student": args.out / "student"}
+    if (args.student_run / "checkpoints").is_dir():
+        students["shipped student"] = args.student_run
+    for name, run in students.items():
+        student, distill_cfg = gd.load_student(run)
+        if distill_cfg.world != train_cfg.world:
+            print(f"[demo] {run} was distilled on another world than the teacher's: skipped")
+            continue
+        pixels = ga.make_pixel_pipeline(distill_cfg.pixels, world.maps)
+        entries[name] = ge.Entry(policy=gd.PixelDriver(student, pixels))
     cfg = ge.EvaluationConfig(suite="closed-loop", seeds=args.eval_seeds, num_steps=args.eval_steps)
     kept: dict[str, ge.ClosedLoopResult] = {}
     rows = ge.run_evaluation(
         world, entries, cfg, on_closed_loop=lambda name, result: kept.setdefault(name, result)
     )
     suites = ["closed-loop", "nuplan", "carla", "hugsim", "robustness"]
-    config = {"evaluation": dataclasses.asdict(cfg), "teacher_run": str(teacher_run)}
+    config = {
+        "evaluation": dataclasses.asdict(cfg),
+        "teacher_run": str(teacher_run),
+        "students": {name: str(run) for name, run in students.items()},
+    }
     report = ge.write_report(args.out / "evaluation", rows, suites, config, title="Demo evaluation")
     print(report["table"])
+    for name in students:
+        if name in rows and rows["teacher"].get("carla_driving_score"):
+            ratio = rows[name]["carla_driving_score"] / rows["teacher"]["carla_driving_score"]
+            print(f"[demo] {name}: CARLA driving score {ratio:.0%} of the teacher's")
     _done(start, f"report: {report['markdown']}")
     return world, kept.get("teacher")
 
@@ -123,7 +146,13 @@ def video(args: Demo, world, result: ge.ClosedLoopResult | None) -> None:
     frames = ge.render_rollout(result.record, world.maps, 0, steps=range(args.video_steps))
     path = args.out / "teacher.mp4"
     ge.write_video(path, frames)
-    _done(start, f"teacher rollout, camera beside BEV, events marked: {path}")
+    print(f"[demo] teacher rollout, camera beside BEV, events marked: {path}")
+    if (args.student_run / "checkpoints").is_dir():
+        out = args.out / "student.mp4"
+        student_video.main(
+            student_video.Args(student=args.student_run, out=out, steps=args.video_steps)
+        )
+    _done(start, "videos written")
 
 
 def main(args: Demo) -> None:

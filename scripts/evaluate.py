@@ -2,12 +2,16 @@
 
     python scripts/evaluate.py --suite closed-loop --world village
     python scripts/evaluate.py --checkpoints runs/teacher-demo --suite all
+    python scripts/evaluate.py --checkpoints checkpoints/teacher-demo \
+        --students checkpoints/student-demo --suite closed-loop
     python scripts/evaluate.py --suite navsim --navsim-scenes 64
 
-Rows: the rule-based baseline (always), each teacher checkpoint folder, and, in the navsim suite,
-a constant-velocity planner. Worlds are the held-out maps of the world config (the checkpoints'
-own config when given), respawns kept 8 m clear. Writes report.json, report.md, metrics.png,
-<row>_agents.json (every episode and route) and, with --video, one MP4 per row under --out.
+Rows: the rule-based baseline (always), each teacher checkpoint folder, each pixel student
+(distillation run folder: it drives from its cameras, rendered every step), and, in the navsim
+suite, a constant-velocity planner. Worlds are the held-out maps of the world config (the
+checkpoints' own config when given), respawns kept 8 m clear. Writes report.json, report.md,
+metrics.png, <row>_agents.json (every episode and route) and, with --video, one MP4 per row
+under --out.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Literal
 import tyro
 
 import gp_agents as ga
+import gp_distill as gd
 import gp_eval as ge
 import gp_world as gw
 
@@ -30,6 +35,8 @@ class Evaluate:
     """Which suite(s) to run."""
     checkpoints: tuple[str, ...] = ()
     """Teacher run folders (gp-agents train_teacher output) to evaluate beside the baseline."""
+    students: tuple[str, ...] = ()
+    """Distillation run folders (gp-distill distill_student output): pixel students, same world."""
     world: Literal["toy", "village", "city"] = "village"
     """World preset when no checkpoint fixes it."""
     num_agents: int = 16
@@ -57,13 +64,13 @@ def main(args: Evaluate) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     teachers = [(path, *ga.load_teacher(path)) for path in args.checkpoints]
-    if teachers:
-        world_cfg = teachers[0][2].world
-        for path, _, cfg in teachers[1:]:
+    students = [(path, *gd.load_student(path)) for path in args.students]
+    runs = teachers + students
+    if runs:
+        world_cfg = runs[0][2].world
+        for path, _, cfg in runs[1:]:
             if cfg.world != world_cfg:
-                raise SystemExit(
-                    f"{path} was trained on another world config than {teachers[0][0]}"
-                )
+                raise SystemExit(f"{path} was trained on another world config than {runs[0][0]}")
     else:
         world_cfg = dataclasses.replace(
             getattr(gw.WorldConfig, args.world)(),
@@ -75,6 +82,9 @@ def main(args: Evaluate) -> None:
     entries = {"baseline (rule-based)": ge.baseline_entry(world)}
     for path, policy, _ in teachers:
         entries[f"teacher {Path(path).name}"] = ge.Entry(policy=ge.policy_from_module(policy))
+    for path, student, distill_cfg in students:
+        pixels = ga.make_pixel_pipeline(distill_cfg.pixels, world.maps)
+        entries[f"student {Path(path).name}"] = ge.Entry(policy=gd.PixelDriver(student, pixels))
     if args.suite in ("navsim", "all"):
         entries["constant velocity"] = ge.Entry(planner=ge.constant_velocity_planner)
     cfg = ge.EvaluationConfig(
@@ -105,6 +115,7 @@ def main(args: Evaluate) -> None:
         "evaluation": dataclasses.asdict(cfg),
         "world": json.loads(json.dumps(dataclasses.asdict(world.config))),
         "checkpoints": list(args.checkpoints),
+        "students": list(args.students),
     }
     report = ge.write_report(out, rows, suites, config, title=f"Evaluation ({args.suite})")
     keys = [k for s in suites for k, _, _ in ge.SUITE_COLUMNS[s]]

@@ -141,6 +141,13 @@ def test_resume_is_exact(ci_run, tmp_path):
     b = eqx.filter(resumed.student, eqx.is_array)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(x, y)
+    # The student alone loads from the run folder (no world state, no buffer).
+    loaded, cfg = gd.load_student(run_dir)
+    assert cfg == CI
+    for x, y in zip(
+        jax.tree.leaves(a), jax.tree.leaves(eqx.filter(loaded, eqx.is_array)), strict=True
+    ):
+        np.testing.assert_array_equal(x, y)
     # Another config in the same folder is refused with the differing key named.
     other = dataclasses.replace(CI, dagger=dataclasses.replace(CI.dagger, learning_rate=0.1))
     with pytest.raises(ga.CheckpointError, match="learning_rate"):

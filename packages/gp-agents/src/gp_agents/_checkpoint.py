@@ -179,12 +179,14 @@ class Checkpointer:
         _, static = eqx.partition(template, eqx.is_array)
         return eqx.combine(arrays, static), meta
 
-    def restore_policy(self, template: Any, step: int | None = None) -> Any:
-        """Restore only the policy of a saved TrainState into `template` (a TeacherPolicy).
+    def restore_policy(self, template: Any, step: int | None = None, field: str = "policy") -> Any:
+        """Restore only the policy of a saved state into `template`: the `field` attribute of
+        the saved state ("policy" of a teacher's TrainState, "student" of a DaggerState).
 
         Needs no world state, so it works when the world's state layout changed since the run
         (the policy's leaves are still checked by path, shape and dtype).
         """
+        prefix = "." + field
         step = self.latest_step() if step is None else step
         if step is None:
             raise CheckpointError(f"no checkpoint under {self.directory}")
@@ -194,14 +196,14 @@ class Checkpointer:
         saved = {r["path"]: (i, r) for i, r in enumerate(meta.get("manifest", []))}
         names, problems = [], []
         for want in manifest:
-            found = saved.get(".policy" + want["path"])
+            found = saved.get(prefix + want["path"])
             if found is None:
-                problems.append(f".policy{want['path']}: not in the checkpoint")
+                problems.append(f"{prefix}{want['path']}: not in the checkpoint")
                 continue
             index, have = found
             if (have["shape"], have["dtype"]) != (want["shape"], want["dtype"]):
                 problems.append(
-                    f".policy{want['path']}: checkpoint {have['shape']} {have['dtype']} != "
+                    f"{prefix}{want['path']}: checkpoint {have['shape']} {have['dtype']} != "
                     f"model {want['shape']} {want['dtype']}"
                 )
             names.append(f"leaf_{index:05d}")

@@ -3,7 +3,7 @@ visits itself."""
 
 from gp_distill._buffer import SampleBuffer, add_samples, empty_buffer, sample_batch
 from gp_distill._dagger import Dagger, DaggerState, beta_schedule, make_dagger, make_optimizer
-from gp_distill._evaluation import PixelWorld, evaluate_student
+from gp_distill._evaluation import PixelDriver, PixelWorld, evaluate_student
 from gp_distill._labels import fork_trajectories, teacher_action, teacher_outputs
 from gp_distill._losses import (
     TERMS,
@@ -16,6 +16,7 @@ from gp_distill._losses import (
 from gp_distill._run import (
     build_distillation,
     distill_student,
+    load_student,
     plot_distillation,
 )
 from gp_distill.config import DaggerConfig, DistillConfig, LossWeights
@@ -31,6 +32,7 @@ __all__ = [
     "DistillSample",
     "LossTerms",
     "LossWeights",
+    "PixelDriver",
     "PixelWorld",
     "SampleBuffer",
     "__version__",
@@ -43,6 +45,7 @@ __all__ = [
     "empty_buffer",
     "evaluate_student",
     "fork_trajectories",
+    "load_student",
     "make_dagger",
     "make_optimizer",
     "plot_distillation",

@@ -25,6 +25,10 @@ class PixelWorld(eqx.Module):
     def action_space(self) -> Any:
         return self.world.action_space
 
+    @property
+    def maps(self) -> Any:
+        return self.world.maps
+
     def reset(self, key: Any, map_id: Any = None) -> Any:
         return self.world.reset(key, map_id)
 
@@ -33,6 +37,29 @@ class PixelWorld(eqx.Module):
 
     def observe(self, state: Any) -> ga.StudentObservation:
         return self.pixels.observe_world(self.world, state)
+
+
+class PixelDriver(eqx.Module):
+    """The student as a gp-eval harness policy: `observe(world, state)` renders every agent's
+    camera rig (gp-eval's rollouts call it instead of the privileged observation), and
+    `__call__(observation, key)` returns one action per slot (the mode, or a sample).
+
+    `pixels` must be built over the maps of the world it is evaluated on (for held-out towns:
+    `ga.make_pixel_pipeline(cfg.pixels, world.maps)`)."""
+
+    student: Any
+    pixels: ga.PixelPipeline
+    greedy: bool = eqx.field(static=True, default=True)
+
+    def observe(self, world: Any, state: Any) -> ga.StudentObservation:
+        return self.pixels.observe_world(world, state)
+
+    def __call__(self, observation: ga.StudentObservation, key: Any) -> Any:
+        distribution, _ = jax.vmap(self.student)(observation)
+        if self.greedy:
+            return jax.vmap(lambda d: d.mode())(distribution)
+        keys = jax.random.split(key, observation.valid.shape[0])
+        return jax.vmap(lambda d, k: d.sample(k))(distribution, keys)
 
 
 def evaluate_student(

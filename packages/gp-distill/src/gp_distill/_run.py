@@ -180,3 +180,31 @@ def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     saved = {k: v for k, v in saved.items() if k != "teacher_name"}
     cfg = ga.config_from_json(DistillConfig, saved)
     return _maths_config(cfg)
+
+
+def load_student(run_dir: str | Path, step: int | None = None) -> tuple[Any, DistillConfig]:
+    """(student, config) of a distillation run folder: the newest checkpoint's student (or
+    `step`'s), restored alone (no world state, no buffer); raises CheckpointError clearly."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a distillation run: no config.json")
+    saved = json.loads(config_path.read_text())
+    cfg = ga.config_from_json(
+        DistillConfig, {k: v for k, v in saved.items() if k != "teacher_name"}
+    )
+    # The student's shapes: one agent's pixel observation, from an abstract trace only.
+    world = gw.World(cfg.world, gw.build_map_bank(cfg.world, split="train"))
+    pixels = ga.make_pixel_pipeline(cfg.pixels, world.maps)
+
+    def one_agent(key: Any) -> Any:
+        state = world.reset(key)
+        observation = pixels.observe_world(world, state)
+        return jax.tree.map(lambda x: x[0], observation)
+
+    example = jax.eval_shape(one_agent, jax.random.key(0))
+    template = ga.StudentPolicy(
+        cfg.student, example, jax.device_get(world.action_space), key=jax.random.key(0)
+    )
+    reader = ga.Checkpointer(run_dir / "checkpoints", _maths_config(cfg))
+    return reader.restore_policy(template, step, field="student"), cfg
