@@ -34,7 +34,8 @@ class Evaluate:
     suite: Literal["closed-loop", "navsim", "hugsim", "carla", "robustness", "all"] = "all"
     """Which suite(s) to run."""
     checkpoints: tuple[str, ...] = ()
-    """Teacher run folders (gp-agents train_teacher output) to evaluate beside the baseline."""
+    """Teacher run folders (gp-agents train_teacher output) to evaluate beside the baseline;
+    `folder@1500` picks the checkpoint of update 1500 instead of the newest."""
     students: tuple[str, ...] = ()
     """Distillation run folders (gp-distill distill_student output): pixel students, same world."""
     world: Literal["toy", "village", "city"] = "village"
@@ -60,10 +61,15 @@ class Evaluate:
     video_steps: int = 200
 
 
+def _load_teacher(spec: str):
+    path, _, step = spec.partition("@")
+    return ga.load_teacher(path, step=int(step) if step else None)
+
+
 def main(args: Evaluate) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    teachers = [(path, *ga.load_teacher(path)) for path in args.checkpoints]
+    teachers = [(path, *_load_teacher(path)) for path in args.checkpoints]
     students = [(path, *gd.load_student(path)) for path in args.students]
     runs = teachers + students
     if runs:
@@ -81,7 +87,8 @@ def main(args: Evaluate) -> None:
     world = ge.evaluation_world(world_cfg)
     entries = {"baseline (rule-based)": ge.baseline_entry(world)}
     for path, policy, _ in teachers:
-        entries[f"teacher {Path(path).name}"] = ge.Entry(policy=ge.policy_from_module(policy))
+        name = f"teacher {Path(path).name}".replace("@", " @")
+        entries[name] = ge.Entry(policy=ge.policy_from_module(policy))
     for path, student, distill_cfg in students:
         pixels = ga.make_pixel_pipeline(distill_cfg.pixels, world.maps)
         entries[f"student {Path(path).name}"] = ge.Entry(policy=gd.PixelDriver(student, pixels))

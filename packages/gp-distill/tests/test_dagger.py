@@ -148,6 +148,11 @@ def test_resume_is_exact(ci_run, tmp_path):
         jax.tree.leaves(a), jax.tree.leaves(eqx.filter(loaded, eqx.is_array)), strict=True
     ):
         np.testing.assert_array_equal(x, y)
+    # ... and so does its export: the student alone, small enough to ship.
+    exported, _ = gd.load_student(gd.export_student(run_dir, tmp_path / "shipped"))
+    shipped = jax.tree.leaves(eqx.filter(exported, eqx.is_array))
+    for x, y in zip(jax.tree.leaves(a), shipped, strict=True):
+        np.testing.assert_array_equal(x, y)
     # Another config in the same folder is refused with the differing key named.
     other = dataclasses.replace(CI, dagger=dataclasses.replace(CI.dagger, learning_rate=0.1))
     with pytest.raises(ga.CheckpointError, match="learning_rate"):

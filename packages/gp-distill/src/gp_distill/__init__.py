@@ -16,6 +16,7 @@ from gp_distill._losses import (
 from gp_distill._run import (
     build_distillation,
     distill_student,
+    export_student,
     load_student,
     plot_distillation,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "distill_student",
     "empty_buffer",
     "evaluate_student",
+    "export_student",
     "fork_trajectories",
     "load_student",
     "make_dagger",

@@ -7,10 +7,12 @@ from the newest checkpoint (and refuses one written with a different config).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import numpy as np
 from tqdm.auto import tqdm
@@ -208,3 +210,27 @@ def load_student(run_dir: str | Path, step: int | None = None) -> tuple[Any, Dis
     )
     reader = ga.Checkpointer(run_dir / "checkpoints", _maths_config(cfg))
     return reader.restore_policy(template, step, field="student"), cfg
+
+
+class _StudentOnly(eqx.Module):
+    """A checkpoint holding the student alone (its paths match a DaggerState's `.student`)."""
+
+    student: Any
+
+
+def export_student(run_dir: str | Path, out_dir: str | Path, step: int | None = None) -> Path:
+    """Copy a run's student alone (no world state, optimiser or buffer) into `out_dir` with the
+    run's config.json, metrics.jsonl and curves: a folder `load_student` reads, small enough to
+    ship (a few MB instead of the run's checkpoints)."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    student, cfg = load_student(run_dir, step)
+    reader = ga.Checkpointer(run_dir / "checkpoints", _maths_config(cfg))
+    step = reader.latest_step() if step is None else step
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "metrics.jsonl", "learning_curves.png", "evaluation.json"):
+        if (run_dir / name).is_file():
+            shutil.copyfile(run_dir / name, out_dir / name)
+    writer = ga.Checkpointer(out_dir / "checkpoints", _maths_config(cfg), keep=1)
+    writer.save(int(step), _StudentOnly(student))
+    writer.close()
+    return out_dir
