@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -92,6 +93,7 @@ def student(args: Demo, teacher_run: Path) -> dict[str, float]:
     )
     policy, _ = ga.load_teacher(teacher_run)
     run = args.out / "student"
+    shutil.rmtree(run, ignore_errors=True)  # a fresh short run each time (not a resume)
     gd.distill_student(cfg, run, teacher=policy, teacher_name=str(teacher_run))
     evaluation = run / "evaluation.json"
     result = json.loads(evaluation.read_text()) if evaluation.exists() else {}
