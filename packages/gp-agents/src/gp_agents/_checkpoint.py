@@ -124,15 +124,7 @@ class Checkpointer:
         where = self.directory / str(step)
         if step is None:
             raise CheckpointError(f"no checkpoint under {self.directory}")
-        try:
-            meta = self._manager.restore(
-                step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
-            )["meta"]
-        except Exception as err:  # orbax raises many types for missing/corrupt files
-            raise CheckpointError(
-                f"checkpoint {where} is unreadable ({type(err).__name__}: {err}); the other saved "
-                f"steps {self.steps()} are untouched: pass one of them to resume from it"
-            ) from err
+        meta = self._read_meta(step, where)
         diffs = config_differences(meta.get("config", {}), self.config)
         if diffs:
             raise CheckpointError(
