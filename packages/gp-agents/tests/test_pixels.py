@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -95,3 +96,9 @@ def test_observation_passes_measurements_and_route(toy, key):
     np.testing.assert_array_equal(obs.measurements[:, 2], jnp.where(valid, state.agents.steer, 0))
     np.testing.assert_array_equal(obs.route, privileged.route[..., :2])
     np.testing.assert_array_equal(obs.route_valid, privileged.route_valid)
+    # The spec (no maps needed) describes one agent's slice of it exactly.
+    spec = ga.student_observation_spec(cfg, world.config.num_route_points)
+    one = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), obs)
+    assert jax.tree.map(lambda x: (x.shape, x.dtype), spec) == jax.tree.map(
+        lambda x: (x.shape, x.dtype), one
+    )

@@ -85,6 +85,7 @@ from gp_agents._pixels import (
     ground_texture,
     make_pixel_pipeline,
     scene_boxes,
+    student_observation_spec,
 )
 from gp_agents._student import (
     MEASUREMENTS,
@@ -116,6 +117,7 @@ __all__ += [
     "make_pixel_pipeline",
     "pursuit_point",
     "scene_boxes",
+    "student_observation_spec",
     "track",
     "tracking_action",
 ]

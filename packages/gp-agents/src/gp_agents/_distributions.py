@@ -127,15 +127,17 @@ def action_head_layout(
     raise ValueError(f"unknown action space kind {kind!r}")
 
 
-def action_distribution_from_head(
-    out: Float[Array, " outputs"],
-    kind: str,
-    low: tuple[float, ...],
-    high: tuple[float, ...],
-    beta_offset: float,
-) -> ActionDistribution:
-    """The action distribution an action head's raw outputs describe (see `action_head_layout`)."""
-    if kind == "discrete":
+def actor_distribution(policy: Any, latent: Float[Array, " latent"]) -> ActionDistribution:
+    """The action distribution of a policy's actor head at `latent`.
+
+    `policy` carries `actor_head` (latent -> raw outputs, see `action_head_layout`) and the
+    static `action_kind`, `action_low`, `action_high` and `beta_offset` (teacher and student
+    alike): a categorical over the logits, or a Beta per dimension with concentrations
+    `beta_offset + softplus`, mapped onto the action box.
+    """
+    out = policy.actor_head(latent)
+    if policy.action_kind == "discrete":
         return Categorical(out)
-    alpha, beta = jnp.split(jax.nn.softplus(out) + beta_offset, 2)
-    return ScaledBeta(alpha, beta, jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32))
+    alpha, beta = jnp.split(jax.nn.softplus(out) + policy.beta_offset, 2)
+    low = jnp.asarray(policy.action_low, jnp.float32)
+    return ScaledBeta(alpha, beta, low, jnp.asarray(policy.action_high, jnp.float32))

@@ -225,6 +225,20 @@ class PixelPipeline(eqx.Module):
         return self.observe(world.scene(state), world.observe(state), state.map_id)
 
 
+def student_observation_spec(cfg: PixelConfig, num_route_points: int) -> StudentObservation:
+    """Shapes and dtypes (ShapeDtypeStructs) of ONE agent's StudentObservation under `cfg` and a
+    world observing `num_route_points` route waypoints: enough to build a StudentPolicy template
+    without maps or a pipeline."""
+    s = jax.ShapeDtypeStruct
+    return StudentObservation(
+        images=s((cfg.cameras, cfg.height, cfg.width, 3), jnp.uint8),
+        measurements=s((len(_MEASUREMENT_COLUMNS),), jnp.float32),
+        route=s((num_route_points, 2), jnp.float32),
+        route_valid=s((num_route_points,), jnp.bool_),
+        valid=s((), jnp.bool_),
+    )
+
+
 def make_pixel_pipeline(cfg: PixelConfig, maps: Any) -> PixelPipeline:
     """Paint the ground of every map in `maps` (host, once) and build the rig."""
     rig = gr.forward_rig(

@@ -18,8 +18,8 @@ from jaxtyping import Array, Bool, Float, PRNGKeyArray, UInt8
 
 from gp_agents._distributions import (
     ActionDistribution,
-    action_distribution_from_head,
     action_head_layout,
+    actor_distribution,
 )
 from gp_agents.config import TeacherConfig
 
@@ -237,13 +237,7 @@ class StudentPolicy(eqx.Module):
         return self.trunk(self.norm(fused))
 
     def distribution_from_latent(self, latent: Float[Array, " latent"]) -> ActionDistribution:
-        return action_distribution_from_head(
-            self.actor_head(latent),
-            self.action_kind,
-            self.action_low,
-            self.action_high,
-            self.beta_offset,
-        )
+        return actor_distribution(self, latent)
 
     def value_from_latent(self, latent: Float[Array, " latent"]) -> Float[Array, ""]:
         return self.value_head(latent)[0]

@@ -14,8 +14,8 @@ from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
 from gp_agents._distributions import (
     ActionDistribution,
-    action_distribution_from_head,
     action_head_layout,
+    actor_distribution,
 )
 from gp_agents.config import TeacherConfig
 
@@ -141,21 +141,12 @@ class TeacherPolicy(eqx.Module):
         ]
         return jnp.concatenate([self.ego_encoder(symlog(observation.ego)), *sets])
 
-    def _distribution(self, latent: Float[Array, " latent"]) -> ActionDistribution:
-        return action_distribution_from_head(
-            self.actor_head(latent),
-            self.action_kind,
-            self.action_low,
-            self.action_high,
-            self.beta_offset,
-        )
-
     def latent(self, observation: Any) -> Float[Array, " latent"]:
         """The actor's latent features f32[latent_size] (target of feature distillation)."""
         return self.actor_trunk(self._fused(observation))
 
     def action_distribution(self, observation: Any) -> ActionDistribution:
-        return self._distribution(self.latent(observation))
+        return actor_distribution(self, self.latent(observation))
 
     def value(self, observation: Any) -> Float[Array, ""]:
         """State value in (scaled) reward units."""
@@ -164,5 +155,5 @@ class TeacherPolicy(eqx.Module):
     def __call__(self, observation: Any) -> tuple[ActionDistribution, Float[Array, ""]]:
         """Distribution and value with the set encodings computed once."""
         fused = self._fused(observation)
-        dist = self._distribution(self.actor_trunk(fused))
+        dist = actor_distribution(self, self.actor_trunk(fused))
         return dist, self.critic_head(self.critic_trunk(fused))[0]

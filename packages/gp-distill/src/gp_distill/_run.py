@@ -177,11 +177,16 @@ def distill_student(
     return state
 
 
+def _config_from_saved(saved: dict[str, Any]) -> DistillConfig:
+    """The DistillConfig of a run's config.json (which also names the teacher)."""
+    return ga.config_from_json(
+        DistillConfig, {k: v for k, v in saved.items() if k != "teacher_name"}
+    )
+
+
 def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     """A saved config.json reduced to the keys that must match on resume."""
-    saved = {k: v for k, v in saved.items() if k != "teacher_name"}
-    cfg = ga.config_from_json(DistillConfig, saved)
-    return _maths_config(cfg)
+    return _maths_config(_config_from_saved(saved))
 
 
 def load_student(run_dir: str | Path, step: int | None = None) -> tuple[Any, DistillConfig]:
@@ -191,23 +196,11 @@ def load_student(run_dir: str | Path, step: int | None = None) -> tuple[Any, Dis
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a distillation run: no config.json")
-    saved = json.loads(config_path.read_text())
-    cfg = ga.config_from_json(
-        DistillConfig, {k: v for k, v in saved.items() if k != "teacher_name"}
-    )
-    # The student's shapes: one agent's pixel observation, from an abstract trace only.
-    world = gw.World(cfg.world, gw.build_map_bank(cfg.world, split="train"))
-    pixels = ga.make_pixel_pipeline(cfg.pixels, world.maps)
-
-    def one_agent(key: Any) -> Any:
-        state = world.reset(key)
-        observation = pixels.observe_world(world, state)
-        return jax.tree.map(lambda x: x[0], observation)
-
-    example = jax.eval_shape(one_agent, jax.random.key(0))
-    template = ga.StudentPolicy(
-        cfg.student, example, jax.device_get(world.action_space), key=jax.random.key(0)
-    )
+    cfg = _config_from_saved(json.loads(config_path.read_text()))
+    # The student's shapes come from the configs alone: no maps are built or painted.
+    example = ga.student_observation_spec(cfg.pixels, cfg.world.num_route_points)
+    space = gw.action_space(cfg.world.action_space)
+    template = ga.StudentPolicy(cfg.student, example, space, key=jax.random.key(0))
     reader = ga.Checkpointer(run_dir / "checkpoints", _maths_config(cfg))
     return reader.restore_policy(template, step, field="student"), cfg
 
