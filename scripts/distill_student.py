@@ -30,7 +30,8 @@ class DistillStudent:
     run_dir: str = "runs/distill"
     """Run folder (created; resumed when it already holds checkpoints)."""
     teacher_run: str = ""
-    """A gp-agents teacher run folder to distil from (empty: the scripted teacher)."""
+    """A gp-agents teacher run folder to distil from, `folder` (its newest checkpoint) or
+    `folder@update` (empty: the scripted teacher)."""
     resume: bool = True
     ablation: bool = False
     """Run the ablation table instead of one run (sub-folders of `run_dir`)."""
@@ -72,7 +73,9 @@ ABLATIONS = {
 def _teacher(args: DistillStudent, world: gw.World):
     if not args.teacher_run:
         return None, "scripted"
-    return ga.load_teacher(args.teacher_run)[0], str(Path(args.teacher_run).absolute())
+    folder, step = ga.split_run_step(args.teacher_run)
+    name = str(folder.absolute()) + ("" if step is None else f"@{step}")
+    return ga.load_teacher(folder, step=step)[0], name
 
 
 def main(args: DistillStudent) -> None:

@@ -62,8 +62,8 @@ class Evaluate:
 
 
 def _load_teacher(spec: str):
-    path, _, step = spec.partition("@")
-    return ga.load_teacher(path, step=int(step) if step else None)
+    path, step = ga.split_run_step(spec)
+    return ga.load_teacher(path, step=step)
 
 
 def main(args: Evaluate) -> None:
@@ -75,7 +75,10 @@ def main(args: Evaluate) -> None:
     if runs:
         world_cfg = runs[0][2].world
         for path, _, cfg in runs[1:]:
-            if cfg.world != world_cfg:
+            # Runs may differ in their episode limit (a teacher fine-tuned on longer episodes):
+            # the first run's world, limit included, is the evaluation's. All else must match.
+            same = dataclasses.replace(cfg.world, max_episode_steps=world_cfg.max_episode_steps)
+            if same != world_cfg:
                 raise SystemExit(f"{path} was trained on another world config than {runs[0][0]}")
     else:
         world_cfg = dataclasses.replace(

@@ -140,6 +140,35 @@ def test_corrupt_or_mismatched_checkpoints_fail_clearly(tmp_path, lane_world, tr
     assert int(state.update) == 2 and meta["step"] == 2
 
 
+def test_init_from_starts_a_new_run_from_another_runs_policy(tmp_path, lane_world, trainer4):
+    source = tmp_path / "source"
+    trained = ga.train_teacher(CFG, source, world=lane_world, trainer=trainer4)
+    reader = ga.Checkpointer(source / "checkpoints", CFG.to_json())
+    fresh = trainer4.init(jax.random.key(CFG.seed))
+    source_2 = reader.restore_policy(fresh.policy, step=2)
+    reader.close()
+    assert tree_equal_report(source_2, trained.policy) != []  # update 2, not the newest
+    # The tuned run = a fresh state (optimiser, worlds, counter) holding the source's policy,
+    # trained for the run's updates.
+    tuned_cfg = dataclasses.replace(CFG, init_from=f"{source}@2")
+    tuned = ga.train_teacher(tuned_cfg, tmp_path / "tuned", world=lane_world, trainer=trainer4)
+    expected = eqx.tree_at(lambda s: s.policy, fresh, source_2)
+    for _ in range(2):
+        expected, _ = trainer4.updates(expected, 2)
+    assert int(tuned.update) == 4
+    assert tree_equal_report(tuned, expected) == []
+    # A missing folder or a bad step is named.
+    with pytest.raises(FileNotFoundError, match="holds no teacher run"):
+        ga.train_teacher(
+            dataclasses.replace(CFG, init_from=str(tmp_path / "nowhere")),
+            tmp_path / "x",
+            world=lane_world,
+            trainer=trainer4,
+        )
+    with pytest.raises(ValueError, match="folder@step"):
+        ga.split_run_step(f"{source}@latest")
+
+
 def test_returns_can_flow_past_successful_episode_ends(lane_world, trainer1):
     # Lane episodes end by timeout after 40 steps (a success) or by leaving the lane (a
     # failure). Once timeouts happen (update 6 of 8 steps), cutting returns only at failures

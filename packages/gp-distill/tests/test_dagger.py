@@ -159,6 +159,30 @@ def test_resume_is_exact(ci_run, tmp_path):
         gd.distill_student(other, resumed_dir, dagger=dagger)
 
 
+def test_init_from_continues_a_student_in_a_new_run(ci_run, tmp_path):
+    """A run with `init_from` = a fresh DaggerState holding the other run's student."""
+    dagger, run_dir, state, *_ = ci_run
+    shipped = gd.export_student(run_dir, tmp_path / "shipped")
+    cfg = dataclasses.replace(
+        CI,
+        init_from=f"{shipped}@{CI.dagger.iterations}",
+        dagger=dataclasses.replace(CI.dagger, iterations=1),
+    )
+    tuned = gd.distill_student(cfg, tmp_path / "tuned", dagger=dagger)
+    expected = eqx.tree_at(lambda s: s.student, dagger.init(jax.random.key(CI.seed)), state.student)
+    expected, _ = dagger.iteration(expected)
+    a = jax.tree.leaves(eqx.filter(tuned.student, eqx.is_array))
+    b = jax.tree.leaves(eqx.filter(expected.student, eqx.is_array))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(FileNotFoundError, match="holds no student"):
+        gd.distill_student(
+            dataclasses.replace(cfg, init_from=str(tmp_path / "nowhere")),
+            tmp_path / "x",
+            dagger=dagger,
+        )
+
+
 def test_beta_schedule_and_modes():
     assert float(gd.beta_schedule(CI.dagger, jnp.asarray(2))) == pytest.approx(0.25)
     bc = dataclasses.replace(CI.dagger, mode="bc")

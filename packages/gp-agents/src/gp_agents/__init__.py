@@ -10,7 +10,13 @@ from gp_agents._distributions import ActionDistribution, Categorical, ScaledBeta
 from gp_agents._evaluation import evaluate_policy
 from gp_agents._ppo import PPOLossTerms, gae, masked_mean, ppo_loss
 from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, policy_act, rollout
-from gp_agents._run import build_world, load_teacher, plot_learning_curve, train_teacher
+from gp_agents._run import (
+    build_world,
+    load_teacher,
+    plot_learning_curve,
+    split_run_step,
+    train_teacher,
+)
 from gp_agents._teacher import SET_NAMES, SetEncoder, TeacherPolicy, masked_max_pool
 from gp_agents._trainer import (
     Trainer,
@@ -72,6 +78,7 @@ __all__ = [
     "replicate_on",
     "rollout",
     "shard_worlds",
+    "split_run_step",
     "train_teacher",
     "world_mesh",
 ]
@@ -85,6 +92,7 @@ from gp_agents._pixels import (
     ground_texture,
     make_pixel_pipeline,
     scene_boxes,
+    student_observation,
     student_observation_spec,
 )
 from gp_agents._student import (
@@ -117,6 +125,7 @@ __all__ += [
     "make_pixel_pipeline",
     "pursuit_point",
     "scene_boxes",
+    "student_observation",
     "student_observation_spec",
     "track",
     "tracking_action",

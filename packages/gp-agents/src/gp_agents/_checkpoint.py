@@ -28,6 +28,7 @@ CONFIG_KEYS_ALLOWED_TO_CHANGE = (
     "eval_steps",
     "max_minutes",
     "progress",
+    "init_from",
 )
 """Config entries a resumed run may change (run length and bookkeeping, not the maths)."""
 

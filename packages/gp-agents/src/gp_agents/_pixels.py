@@ -197,12 +197,16 @@ class PixelPipeline(eqx.Module):
             )
         )(views)
 
-    def render(self, scene: gw.Scene, map_id: Int[Array, ""]) -> Array:
-        """Every agent's views of one world: uint8 [A, cameras, height, width, 3]."""
+    def render(self, scene: gw.Scene, map_id: Int[Array, ""], render_agent: Any = None) -> Array:
+        """Every agent's views of one world: uint8 [A, cameras, height, width, 3].
+
+        `render_agent(boxes, ground, agent, pose)` replaces `self.render_agent` (a camera
+        domain that draws the same scene otherwise, e.g. gp-adapt's shifted domain)."""
+        render_agent = self.render_agent if render_agent is None else render_agent
         boxes = scene_boxes(scene)
         ground = self.grounds.texture(map_id)
         agents = jnp.arange(scene.ego_pose.shape[0], dtype=jnp.int32)
-        images = jax.vmap(lambda agent, pose: self.render_agent(boxes, ground, agent, pose))(
+        images = jax.vmap(lambda agent, pose: render_agent(boxes, ground, agent, pose))(
             agents, scene.ego_pose
         )
         # Empty slots are parked far away; black frames keep their samples recognisable.
@@ -212,17 +216,24 @@ class PixelPipeline(eqx.Module):
         self, scene: gw.Scene, privileged: gw.PrivilegedObservation, map_id: Int[Array, ""]
     ) -> StudentObservation:
         """The student's observation of every agent of one world (leading agent axis A)."""
-        return StudentObservation(
-            images=self.render(scene, map_id),
-            measurements=privileged.ego[:, list(_MEASUREMENT_COLUMNS)],
-            route=privileged.route[..., :2],
-            route_valid=privileged.route_valid,
-            valid=privileged.valid,
-        )
+        return student_observation(self.render(scene, map_id), privileged)
 
     def observe_world(self, world: Any, state: Any) -> StudentObservation:
         """`observe` from a gp-world World and its WorldState (one world)."""
         return self.observe(world.scene(state), world.observe(state), state.map_id)
+
+
+def student_observation(images: Array, privileged: gw.PrivilegedObservation) -> StudentObservation:
+    """The student's observation of every agent of one world: its camera images
+    uint8 [A, cameras, height, width, 3] and, from the privileged observation, only what a
+    real car measures (speed, acceleration, steering) and the route command."""
+    return StudentObservation(
+        images=images,
+        measurements=privileged.ego[:, list(_MEASUREMENT_COLUMNS)],
+        route=privileged.route[..., :2],
+        route_valid=privileged.route_valid,
+        valid=privileged.valid,
+    )
 
 
 def student_observation_spec(cfg: PixelConfig, num_route_points: int) -> StudentObservation:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+import equinox as eqx
 import jax
 import numpy as np
 from tqdm.auto import tqdm
@@ -82,6 +83,29 @@ def plot_learning_curve(metrics_path: str | Path, png_path: str | Path) -> None:
     plt.close(fig)
 
 
+def split_run_step(spec: str) -> tuple[Path, int | None]:
+    """`folder` or `folder@step` (a run folder and one of its checkpoints) as (path, step)."""
+    folder, at, step = str(spec).rpartition("@")
+    if not at:
+        return Path(spec), None
+    if not step.isdigit():
+        raise ValueError(f"{spec!r}: expected folder or folder@step, step a whole number")
+    return Path(folder), int(step)
+
+
+def _initial_policy(cfg: TrainConfig, template: TeacherPolicy) -> TeacherPolicy:
+    """`cfg.init_from`'s policy restored into `template` (same shapes, same shardings)."""
+    folder, step = split_run_step(cfg.init_from)
+    config_path = folder / "config.json"
+    if not config_path.exists():
+        raise FileNotFoundError(f"init_from={cfg.init_from!r}: {folder} holds no teacher run")
+    source = Checkpointer(folder / "checkpoints", json.loads(config_path.read_text()))
+    try:
+        return source.restore_policy(template, step)
+    finally:
+        source.close()
+
+
 def train_teacher(
     cfg: TrainConfig,
     run_dir: str | Path,
@@ -119,8 +143,11 @@ def train_teacher(
     state = trainer.init(jax.random.key(cfg.seed))
     if resume and checkpoints.latest_step() is not None:
         state, _ = checkpoints.restore(state)
-    elif metrics_path.exists() and is_main:
-        metrics_path.unlink()
+    else:
+        if metrics_path.exists() and is_main:
+            metrics_path.unlink()
+        if cfg.init_from:
+            state = eqx.tree_at(lambda s: s.policy, state, _initial_policy(cfg, state.policy))
     start = int(state.update)
     if is_main:
         _keep_metrics_up_to(metrics_path, start)

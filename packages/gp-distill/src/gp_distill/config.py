@@ -115,6 +115,10 @@ class DistillConfig:
     """Held-out closed-loop evaluation at the end of a run: worlds and steps (0 steps: none)."""
     eval_steps: int = 200
     progress: bool = True
+    init_from: str = ""
+    """Start from the student of another distillation run or exported student, `folder` (its
+    newest checkpoint) or `folder@iteration`, instead of a random one: continue a student under a
+    new teacher or world. The architecture must match; buffer, optimiser and beta start fresh."""
 
     def __post_init__(self) -> None:
         if self.student.latent_size != self.teacher.latent_size:
