@@ -87,33 +87,27 @@ def main(args: AdaptStudent) -> None:
     def strength(severity: int) -> jax.Array:
         return jnp.asarray(severity / gad.MAX_SEVERITY, jnp.float32)
 
-    pool = gad.collect_driving_pairs(
-        train_world,
-        teacher,
-        train_pixels,
-        gad.shifted_pixels(train_pixels, args.shift, strength(strongest)),
-        k_pool,
-        args.pool_worlds,
-        args.pool_steps,
-        args.every,
-    )
+    def pairs(world, pixels, severity: int, key, worlds: int, steps: int) -> gad.DrivingPairs:
+        shifted = gad.shifted_pixels(pixels, args.shift, strength(severity))
+        return gad.collect_driving_pairs(
+            world, teacher, pixels, shifted, key, worlds, steps, args.every
+        )
+
+    pool = pairs(train_world, train_pixels, strongest, k_pool, args.pool_worlds, args.pool_steps)
     log(f"{len(pool)} paired samples on training towns (SYNTHETIC shift, severity {strongest})")
     if max(args.sample_counts) > len(pool):
         raise SystemExit(f"sample_counts {args.sample_counts} exceed the {len(pool)} pairs")
-
-    agreement_sets = {}
-    for severity in sorted(set(args.severities) | {strongest}):
-        pairs = gad.collect_driving_pairs(
+    agreement_sets = {
+        severity: pairs(
             heldout_world,
-            teacher,
             heldout_pixels,
-            gad.shifted_pixels(heldout_pixels, args.shift, strength(severity)),
+            severity,
             k_agree,
             args.agreement_worlds,
             args.agreement_steps,
-            args.every,
         )
-        agreement_sets[severity] = pairs
+        for severity in sorted(set(args.severities) | {strongest})
+    }
     in_domain_pairs = agreement_sets[strongest]
     in_domain_agreement = gad.driving_agreement(
         student, in_domain_pairs.rendered, in_domain_pairs.action

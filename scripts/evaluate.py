@@ -61,6 +61,13 @@ class Evaluate:
     video_steps: int = 200
 
 
+def same_world(a: gw.WorldConfig, b: gw.WorldConfig) -> bool:
+    """Whether policies trained on `a` and `b` can be compared in one evaluation world: runs may
+    differ in their episode limit (a teacher fine-tuned on longer episodes), and the first run's
+    world, limit included, is the evaluation's. All else must match."""
+    return dataclasses.replace(a, max_episode_steps=b.max_episode_steps) == b
+
+
 def _load_teacher(spec: str):
     path, step = ga.split_run_step(spec)
     return ga.load_teacher(path, step=step)
@@ -75,10 +82,7 @@ def main(args: Evaluate) -> None:
     if runs:
         world_cfg = runs[0][2].world
         for path, _, cfg in runs[1:]:
-            # Runs may differ in their episode limit (a teacher fine-tuned on longer episodes):
-            # the first run's world, limit included, is the evaluation's. All else must match.
-            same = dataclasses.replace(cfg.world, max_episode_steps=world_cfg.max_episode_steps)
-            if same != world_cfg:
+            if not same_world(cfg.world, world_cfg):
                 raise SystemExit(f"{path} was trained on another world config than {runs[0][0]}")
     else:
         world_cfg = dataclasses.replace(

@@ -114,6 +114,32 @@ class DrivingPairs:
         return DrivingPairs(head(self.real), head(self.rendered), self.action[:count])
 
 
+@eqx.filter_jit
+def _capture_and_drive(
+    world: Any,
+    driver: Any,
+    pixels: ga.PixelPipeline,
+    shifted: ShiftedPixels,
+    states: Any,
+    key: PRNGKeyArray,
+    every: int,
+) -> tuple[Any, Array, Any, Any]:
+    """The driver's actions and both views of every agent now, then `every` steps driven.
+    Module level, so one compile serves every call (strengths are traced)."""
+
+    def one_step(states: Any, k: PRNGKeyArray) -> tuple[Any, None]:
+        obs = jax.vmap(world.observe)(states)
+        action, _, _ = ga.policy_act(driver, obs, k, greedy=True)
+        return jax.vmap(world.step)(states, action)[0], None
+
+    privileged = jax.vmap(world.observe)(states)
+    action, _, _ = ga.policy_act(driver, privileged, key, greedy=True)
+    rendered = jax.vmap(pixels.observe_world, in_axes=(None, 0))(world, states)
+    real = jax.vmap(shifted.observe_world, in_axes=(None, 0))(world, states)
+    states, _ = jax.lax.scan(one_step, states, jax.random.split(key, every))
+    return states, action, real, rendered
+
+
 def collect_driving_pairs(
     world: Any,
     driver: Any,
@@ -131,20 +157,6 @@ def collect_driving_pairs(
     if every < 1 or num_steps < every:
         raise ValueError(f"need 1 <= every <= num_steps, got every={every}, steps={num_steps}")
 
-    @eqx.filter_jit
-    def drive(states: Any, key: PRNGKeyArray) -> tuple[Any, Array, Any, Any]:
-        def one_step(states: Any, k: PRNGKeyArray) -> tuple[Any, None]:
-            obs = jax.vmap(world.observe)(states)
-            action, _, _ = ga.policy_act(driver, obs, k, greedy=True)
-            return jax.vmap(world.step)(states, action)[0], None
-
-        privileged = jax.vmap(world.observe)(states)
-        action, _, _ = ga.policy_act(driver, privileged, key, greedy=True)
-        rendered = jax.vmap(pixels.observe_world, in_axes=(None, 0))(world, states)
-        real = jax.vmap(shifted.observe_world, in_axes=(None, 0))(world, states)
-        states, _ = jax.lax.scan(one_step, states, jax.random.split(key, every))
-        return states, action, real, rendered
-
     def live_only(tree: Any, live: np.ndarray) -> Any:
         """[W, A, ...] -> [live agents, ...] on the host."""
         return jax.tree.map(lambda x: np.asarray(x).reshape(-1, *x.shape[2:])[live], tree)
@@ -153,7 +165,9 @@ def collect_driving_pairs(
     states = jax.vmap(world.reset)(jax.random.split(k_reset, num_worlds))
     parts = []
     for k in jax.random.split(k_drive, num_steps // every):
-        states, action, real, rendered = drive(states, k)
+        states, action, real, rendered = _capture_and_drive(
+            world, driver, pixels, shifted, states, k, every
+        )
         live = np.asarray(rendered.valid).reshape(-1)
         parts.append(live_only((real, rendered, action), live))
     real, rendered, action = jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
