@@ -74,8 +74,7 @@ def _teacher(args: DistillStudent, world: gw.World):
     if not args.teacher_run:
         return None, "scripted"
     folder, step = ga.split_run_step(args.teacher_run)
-    name = str(folder.absolute()) + ("" if step is None else f"@{step}")
-    return ga.load_teacher(folder, step=step)[0], name
+    return ga.load_teacher(folder, step=step)[0], args.teacher_run
 
 
 def main(args: DistillStudent) -> None:
