@@ -249,6 +249,8 @@ def plot(rows: list[dict], path: Path) -> None:
         ax1.plot(n, [r["score_recovery"] for r in after], "o-", label="CARLA DS")
         ax1.plot(n, [r["agreement_recovery"] for r in after], "s--", label="agreement")
         ax1.set_xscale("log")
+        ax1.minorticks_off()
+        ax1.set_xticks(n, [str(x) for x in n])
     ax1.axhline(1.0, color="k", ls="--")
     ax1.axhline(0.95, color="g", ls=":", label="95% of in-domain")
     ax1.set(xlabel="paired samples", ylabel="share of in-domain, after adaptation")
