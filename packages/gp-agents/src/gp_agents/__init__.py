@@ -14,6 +14,7 @@ from gp_agents._run import (
     build_world,
     load_teacher,
     plot_learning_curve,
+    restore_from_run,
     split_run_step,
     train_teacher,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "policy_act",
     "ppo_loss",
     "replicate_on",
+    "restore_from_run",
     "rollout",
     "shard_worlds",
     "split_run_step",

@@ -93,17 +93,18 @@ def split_run_step(spec: str) -> tuple[Path, int | None]:
     return Path(folder), int(step)
 
 
-def _initial_policy(cfg: TrainConfig, template: TeacherPolicy) -> TeacherPolicy:
-    """`cfg.init_from`'s policy restored into `template` (same shapes, same shardings)."""
-    folder, step = split_run_step(cfg.init_from)
-    config_path = folder / "config.json"
-    if not config_path.exists():
-        raise FileNotFoundError(f"init_from={cfg.init_from!r}: {folder} holds no teacher run")
-    source = Checkpointer(folder / "checkpoints", json.loads(config_path.read_text()))
+def restore_from_run(spec: str, template: Any, field: str = "policy", what: str = "run") -> Any:
+    """The `field` module ("policy" of a teacher run, "student" of a distillation run) of the run
+    folder `spec` (`folder` or `folder@step`), restored into `template`'s shapes and shardings;
+    `what` names the expected run in the error when the folder holds none."""
+    folder, step = split_run_step(spec)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{spec!r}: {folder} holds no {what} (no config.json)")
+    reader = Checkpointer(folder / "checkpoints", json.loads((folder / "config.json").read_text()))
     try:
-        return source.restore_policy(template, step)
+        return reader.restore_policy(template, step, field=field)
     finally:
-        source.close()
+        reader.close()
 
 
 def train_teacher(
@@ -147,7 +148,8 @@ def train_teacher(
         if metrics_path.exists() and is_main:
             metrics_path.unlink()
         if cfg.init_from:
-            state = eqx.tree_at(lambda s: s.policy, state, _initial_policy(cfg, state.policy))
+            policy = restore_from_run(cfg.init_from, state.policy, what="teacher run")
+            state = eqx.tree_at(lambda s: s.policy, state, policy)
     start = int(state.update)
     if is_main:
         _keep_metrics_up_to(metrics_path, start)

@@ -98,20 +98,6 @@ def build_distillation(
     return make_dagger(cfg, world, teacher, pixels), world, teacher, pixels
 
 
-def _initial_student(cfg: DistillConfig, template: Any) -> Any:
-    """`cfg.init_from`'s student restored into `template` (same shapes, same shardings)."""
-    folder, step = ga.split_run_step(cfg.init_from)
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"init_from={cfg.init_from!r}: {folder} holds no student")
-    saved = _config_from_saved(json.loads(config_path.read_text()))
-    reader = ga.Checkpointer(folder / "checkpoints", _maths_config(saved))
-    try:
-        return reader.restore_policy(template, step, field="student")
-    finally:
-        reader.close()
-
-
 def distill_student(
     cfg: DistillConfig,
     run_dir: str | Path,
@@ -152,7 +138,8 @@ def distill_student(
         if metrics_path.exists():
             metrics_path.unlink()
         if cfg.init_from:
-            state = eqx.tree_at(lambda s: s.student, state, _initial_student(cfg, state.student))
+            student = ga.restore_from_run(cfg.init_from, state.student, "student", "student")
+            state = eqx.tree_at(lambda s: s.student, state, student)
     start = int(state.iteration)
     kept = [r for r in _read_metrics(metrics_path) if int(r.get("iteration", 0)) <= start]
     metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
