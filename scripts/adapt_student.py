@@ -108,11 +108,9 @@ def main(args: AdaptStudent) -> None:
         )
         for severity in sorted(set(args.severities) | {strongest})
     }
-    in_domain_pairs = agreement_sets[strongest]
-    in_domain_agreement = gad.driving_agreement(
-        student, in_domain_pairs.rendered, in_domain_pairs.action
-    )
-    log(f"in-domain agreement {in_domain_agreement:.3f} on {len(in_domain_pairs)} held-out states")
+    held = agreement_sets[strongest]  # held-out states; adapted students are scored here
+    in_domain_agreement = gad.driving_agreement(student, held.rendered, held.action)
+    log(f"in-domain agreement {in_domain_agreement:.3f} on {len(held)} held-out states")
 
     def closed_loop(model, severity: int | None) -> dict[str, float]:
         pixels = heldout_pixels
@@ -131,9 +129,8 @@ def main(args: AdaptStudent) -> None:
         if gap is not None:
             row["feature_gap"] = gap
         if metrics is not None:
-            row["carla_driving_score"] = metrics["carla_driving_score"]
-            row["route_completion"] = metrics["route_completion"]
-            row["collisions_per_km"] = metrics["collisions_per_km"]
+            for key in ("carla_driving_score", "route_completion", "collisions_per_km"):
+                row[key] = metrics[key]
         rows.append(row)
         ds = row.get("carla_driving_score")
         log(
@@ -144,17 +141,7 @@ def main(args: AdaptStudent) -> None:
     teacher_metrics = ge.evaluate_closed_loop(
         heldout_world, ge.policy_from_module(teacher), args.closed_loop
     ).metrics
-    rows.append(
-        {
-            "condition": "teacher (privileged)",
-            "severity": None,
-            "pairs": 0,
-            "agreement": 1.0,
-            "carla_driving_score": teacher_metrics["carla_driving_score"],
-            "route_completion": teacher_metrics["route_completion"],
-            "collisions_per_km": teacher_metrics["collisions_per_km"],
-        }
-    )
+    add("teacher (privileged)", None, 0, 1.0, teacher_metrics)
     add("in-domain (rendered)", None, 0, in_domain_agreement, closed_loop(student, None))
     for severity in sorted(args.severities):
         pairs = agreement_sets[severity]
@@ -168,7 +155,6 @@ def main(args: AdaptStudent) -> None:
             closed_loop(student, severity) if scored else None,
             gap,
         )
-    held = agreement_sets[strongest]
     for count in args.sample_counts:
         chosen = pool.take(count)
         result = gad.adapt(
