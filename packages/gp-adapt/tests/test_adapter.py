@@ -109,6 +109,19 @@ def test_config_refuses_unknown_modes():
         ga.AdaptConfig(trainable="everything")
     with pytest.raises(ValueError, match="feature_loss"):
         ga.AdaptConfig(feature_loss="l1")
+    with pytest.raises(ValueError, match="lr_schedule"):
+        ga.AdaptConfig(lr_schedule="step")
+
+
+def test_cosine_schedule_decays_to_zero_over_the_run():
+    constant = ga.learning_rate_schedule(ga.AdaptConfig(learning_rate=2e-3, steps=100))
+    assert constant == 2e-3
+    cosine = ga.learning_rate_schedule(
+        ga.AdaptConfig(learning_rate=2e-3, steps=100, lr_schedule="cosine")
+    )
+    assert float(cosine(0)) == pytest.approx(2e-3)
+    assert float(cosine(50)) == pytest.approx(1e-3)
+    assert float(cosine(100)) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_gp_agents_student_adapts_with_its_planner_frozen(toy_pairs):

@@ -41,6 +41,13 @@ class AdaptResult:
     out_dir: Path | None
 
 
+def learning_rate_schedule(config: AdaptConfig) -> float | optax.Schedule:
+    """The optimiser's step size: constant, or cosine-decayed to 0 over the run's steps."""
+    if config.lr_schedule == "cosine":
+        return optax.cosine_decay_schedule(config.learning_rate, config.steps)
+    return config.learning_rate
+
+
 def batch_size_of(observations: Any) -> int:
     return int(jax.tree.leaves(observations)[0].shape[0])
 
@@ -105,7 +112,7 @@ def adapt(
     model = prepare_student(student, config, encoder_where, key=k_adapter)
     mask = trainable_mask(model, config, encoder_where)
     params, static = eqx.partition(model, mask)
-    optimizer = optax.adam(config.learning_rate)
+    optimizer = optax.adam(learning_rate_schedule(config))
     opt_state = optimizer.init(params)
     step = make_adapt_step(reference, static, config, optimizer)
 

@@ -63,6 +63,8 @@ class AdaptConfig:
     action_kl: float = 0.0
     """Weight of KL(frozen student on the rendered view || adapted student on the real image)."""
     learning_rate: float = 1e-3
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """cosine: decays from `learning_rate` to 0 over `steps` (the adapted latent settles)."""
     steps: int = 200
     batch_size: int = 16
     adapter_width: int = 8
@@ -76,6 +78,8 @@ class AdaptConfig:
             raise ValueError(f"trainable must be encoder, norm or adapter, got {self.trainable!r}")
         if self.feature_loss not in ("l2", "cosine"):
             raise ValueError(f"feature_loss must be l2 or cosine, got {self.feature_loss!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
         if self.steps < 1 or self.batch_size < 1 or not self.learning_rate > 0:
             raise ValueError("steps, batch_size and learning_rate must be positive")
         if self.action_kl < 0:
