@@ -10,7 +10,7 @@ from gp_world._dynamics import (
     forward,
     inverse,
 )
-from gp_world._events import Events, drivable_at, safe_speed
+from gp_world._events import Events, safe_speed
 from gp_world._geometry import box_corners, boxes_overlap, to_ego
 from gp_world._lights import GREEN, NO_LIGHT, RED, YELLOW, Lights, light_state
 from gp_world._map_bank import (
@@ -18,6 +18,7 @@ from gp_world._map_bank import (
     MapBank,
     build_map,
     build_map_bank,
+    drivable_at,
     load_map_bank,
     map_seeds,
     save_map_bank,

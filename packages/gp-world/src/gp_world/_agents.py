@@ -9,7 +9,8 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from gp_world._dynamics import KIND_LENGTH, KIND_WHEELBASE_FRACTION, KIND_WIDTH, Kinematics
-from gp_world._map_bank import MapBank
+from gp_world._geometry import box_corners
+from gp_world._map_bank import MapBank, drivable_at
 from gp_world._random import uniform
 from gp_world.config import WorldConfig
 
@@ -121,7 +122,11 @@ def _candidates(u: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
     speed = u[..., 5] * cfg.spawn_speed_fraction * point[..., 4]
     ranges = jnp.asarray(cfg.reward_ranges, jnp.float32)  # [terms, 2]
     lo, hi = ranges[None, None, :, 0], ranges[None, None, :, 1]
-    weights = lo + u[..., 6:] * (hi - lo)
+    quantile = u[..., 6:]
+    if cfg.reward_condition:  # a chosen driving style: some quantiles fixed for every agent
+        fixed = jnp.asarray([-1.0 if q is None else q for q in cfg.reward_quantiles], jnp.float32)
+        quantile = jnp.where(fixed >= 0, fixed, quantile)
+    weights = lo + quantile * (hi - lo)
     last = maps.route_num_points[m, route] - 1
     goal = maps.route_points[m, route, last]
     z = jnp.zeros(shape, jnp.float32)
@@ -159,9 +164,11 @@ def respawn(
 ) -> Agents:
     """Put a new agent into every slot with `need` where a free spot is found.
 
-    A spot is free when the new agent's bounding circle (plus `spawn_clearance`) clears every
-    staying agent and every lower-numbered slot's new spot, so spawns never overlap; a slot
-    that finds none stays empty (valid False) and tries again next step.
+    A spot is free when the new agent's box lies wholly on drivable texels (a long truck on a
+    tight bend may not fit its lane) and its bounding circle (plus `spawn_clearance`) clears
+    every staying agent and every lower-numbered slot's new spot, so spawns are never off-road
+    and never overlap; a slot that finds none stays empty (valid False) and tries again next
+    step.
     """
     t, a = cfg.spawn_candidates, cfg.num_agents
     # One random draw for every field: a single PRNG call keeps the compiled step small.
@@ -175,7 +182,9 @@ def respawn(
     clear = (dx * dx + dy * dy > (r_cand[:, :, None] + r_stay[None, None, :]) ** 2) | ~staying[
         None, None, :
     ]
-    free = clear.all(-1)  # [T, A]
+    corners = box_corners(cand.x, cand.y, cand.yaw, cand.length, cand.width)  # [T, A, 4, 2]
+    on_road = drivable_at(maps, m, corners[..., 0], corners[..., 1]).all(-1)
+    free = clear.all(-1) & on_road  # [T, A]
     found = free.any(0) & need
     if t == 1:
         chosen = jax.tree.map(lambda c: c[0], cand)

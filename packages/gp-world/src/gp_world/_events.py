@@ -10,7 +10,7 @@ from gp_world._agents import Agents
 from gp_world._dynamics import _wrap
 from gp_world._geometry import box_corners, boxes_overlap
 from gp_world._lights import RED, YELLOW, Lights, light_state
-from gp_world._map_bank import MapBank
+from gp_world._map_bank import MapBank, drivable_at
 from gp_world.config import WorldConfig
 
 ROUTE_WINDOW = (-2, 9)  # route points searched around the last one: fixed cost per step
@@ -57,16 +57,6 @@ def track_route(agents: Agents, maps: MapBank, m: Array) -> RouteFrame:
         heading_error=_wrap(agents.yaw - p[:, 2]),
         speed_limit=p[:, 4],
     )
-
-
-def drivable_at(maps: MapBank, m: Array, x: Array, y: Array) -> Bool[Array, "..."]:
-    """Whether points (x, y) (any shape) lie on a drivable texel of map m (False off the map)."""
-    res = maps.raster_resolution
-    ix = jnp.floor((x - maps.origin[m, 0]) / res).astype(jnp.int32)
-    iy = jnp.floor((y - maps.origin[m, 1]) / res).astype(jnp.int32)
-    h, w = maps.drivable.shape[1:]
-    inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
-    return inside & maps.drivable[m, jnp.clip(iy, 0, h - 1), jnp.clip(ix, 0, w - 1)]
 
 
 def offroad(agents: Agents, maps: MapBank, m: Array) -> Bool[Array, " A"]:

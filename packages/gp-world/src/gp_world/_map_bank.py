@@ -260,3 +260,13 @@ def _reference_ndims() -> dict[str, np.ndarray]:
             raise RuntimeError(f"MapBank.{name} has no jaxtyping shape annotation")
         out[name] = np.zeros([0] * len(dims.group(1).split()))
     return out
+
+
+def drivable_at(maps: MapBank, m: Array, x: Array, y: Array) -> Bool[Array, "..."]:
+    """Whether points (x, y) (any shape) lie on a drivable texel of map m (False off the map)."""
+    res = maps.raster_resolution
+    ix = jnp.floor((x - maps.origin[m, 0]) / res).astype(jnp.int32)
+    iy = jnp.floor((y - maps.origin[m, 1]) / res).astype(jnp.int32)
+    h, w = maps.drivable.shape[1:]
+    inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+    return inside & maps.drivable[m, jnp.clip(iy, 0, h - 1), jnp.clip(ix, 0, w - 1)]

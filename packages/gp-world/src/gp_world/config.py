@@ -105,6 +105,11 @@ class WorldConfig:
     reward_time: tuple[float, float] = (2.5e-5, 2.5e-5)
     reward_progress: tuple[float, float] = (0.0, 0.0)  # per metre of route progress
     reward_overspeed: tuple[float, float] = (0.0, 0.0)  # per m/s above the safe speed
+    # Driving style asked of a reward-conditioned policy: (term, quantile) pairs fix the named
+    # terms' weights at that quantile of their range (0: low end, 1: high end) for every agent,
+    # instead of a uniform draw. Empty (training): every weight drawn. The policy sees weights
+    # normalised by the ranges above, so keep the ranges as trained and choose quantiles here.
+    reward_condition: tuple[tuple[str, float], ...] = ()
     safe_decel: float = 3.0  # m/s^2: the braking the safe speed leaves room for
     safe_margin: float = 2.0  # metres kept to a red stop line or to the agent ahead
     comfort_accel: float = 4.0  # |a| above this (m/s^2) counts as a comfort violation
@@ -130,6 +135,18 @@ class WorldConfig:
             raise ValueError(f"dt must be positive, got {self.dt}")
         if abs(sum(self.kind_probs) - 1.0) > 1e-6:
             raise ValueError(f"kind_probs must sum to 1, got {self.kind_probs}")
+        for entry in self.reward_condition:
+            if len(entry) != 2 or entry[0] not in REWARD_TERMS or not 0.0 <= entry[1] <= 1.0:
+                raise ValueError(
+                    f"reward_condition entries are (term, quantile in [0, 1]) with a term of "
+                    f"{REWARD_TERMS}, got {entry!r}"
+                )
+
+    @property
+    def reward_quantiles(self) -> tuple[float | None, ...]:
+        """Per term of `REWARD_TERMS`: its fixed quantile from `reward_condition`, or None."""
+        fixed = dict(self.reward_condition)
+        return tuple(fixed.get(name) for name in REWARD_TERMS)
 
     @property
     def reward_ranges(self) -> tuple[tuple[float, float], ...]:
