@@ -44,14 +44,19 @@ class AdaptStudent:
     """The SYNTHETIC domain: its severity is the strongest one adapted to."""
     severities: tuple[int, ...] = (0, 1, 2, 3, 4)
     """Severities whose agreement is measured before adaptation."""
-    sample_counts: tuple[int, ...] = (64, 256, 1024, 4096)
+    sample_counts: tuple[int, ...] = (4096, 10000)
     """N paired samples (agent views) per adaptation run."""
     adapt: gad.AdaptConfig = dataclasses.field(
         default_factory=lambda: gad.AdaptConfig(
-            steps=600, batch_size=32, action_kl=1.0, log_every=50, checkpoint_every=600
+            steps=2400,
+            batch_size=32,
+            action_kl=1.0,
+            lr_schedule="cosine",
+            log_every=200,
+            checkpoint_every=2400,
         )
     )
-    pool_worlds: int = 4
+    pool_worlds: int = 8
     pool_steps: int = 400
     every: int = 10
     """Steps between recorded states (pool and agreement sets)."""
