@@ -124,19 +124,22 @@ def _capture_and_drive(
     key: PRNGKeyArray,
     every: int,
 ) -> tuple[Any, Array, Any, Any]:
-    """The driver's actions and both views of every agent now, then `every` steps driven.
-    Module level, so one compile serves every call (strengths are traced)."""
+    """The driver's actions and both views of every agent now, then `every` steps driven (the
+    first with the captured actions). Module level, so one compile serves every call
+    (strengths are traced)."""
+
+    def act(states: Any, k: PRNGKeyArray) -> Array:
+        return ga.policy_act(driver, jax.vmap(world.observe)(states), k, greedy=True)[0]
 
     def one_step(states: Any, k: PRNGKeyArray) -> tuple[Any, None]:
-        obs = jax.vmap(world.observe)(states)
-        action, _, _ = ga.policy_act(driver, obs, k, greedy=True)
-        return jax.vmap(world.step)(states, action)[0], None
+        return jax.vmap(world.step)(states, act(states, k))[0], None
 
-    privileged = jax.vmap(world.observe)(states)
-    action, _, _ = ga.policy_act(driver, privileged, key, greedy=True)
+    k_now, k_later = jax.random.split(key)
+    action = act(states, k_now)
     rendered = jax.vmap(pixels.observe_world, in_axes=(None, 0))(world, states)
     real = jax.vmap(shifted.observe_world, in_axes=(None, 0))(world, states)
-    states, _ = jax.lax.scan(one_step, states, jax.random.split(key, every))
+    states = jax.vmap(world.step)(states, action)[0]
+    states, _ = jax.lax.scan(one_step, states, jax.random.split(k_later, every - 1))
     return states, action, real, rendered
 
 

@@ -16,6 +16,7 @@ from gp_world._lights import GREEN, NO_LIGHT, RED, YELLOW, Lights, light_state
 from gp_world._map_bank import (
     MAP_FORMAT_VERSION,
     MapBank,
+    box_on_road,
     build_map,
     build_map_bank,
     drivable_at,
@@ -62,6 +63,7 @@ __all__ = [
     "action_space",
     "action_table",
     "box_corners",
+    "box_on_road",
     "boxes_overlap",
     "build_map",
     "build_map_bank",

@@ -9,10 +9,9 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from gp_world._dynamics import KIND_LENGTH, KIND_WHEELBASE_FRACTION, KIND_WIDTH, Kinematics
-from gp_world._geometry import box_corners
-from gp_world._map_bank import MapBank, drivable_at
+from gp_world._map_bank import MapBank, box_on_road
 from gp_world._random import uniform
-from gp_world.config import WorldConfig
+from gp_world.config import REWARD_TERMS, WorldConfig
 
 PARKED = 1.0e5  # metres: where empty slots wait, far from every map and from each other
 
@@ -123,9 +122,8 @@ def _candidates(u: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
     ranges = jnp.asarray(cfg.reward_ranges, jnp.float32)  # [terms, 2]
     lo, hi = ranges[None, None, :, 0], ranges[None, None, :, 1]
     quantile = u[..., 6:]
-    if cfg.reward_condition:  # a chosen driving style: some quantiles fixed for every agent
-        fixed = jnp.asarray([-1.0 if q is None else q for q in cfg.reward_quantiles], jnp.float32)
-        quantile = jnp.where(fixed >= 0, fixed, quantile)
+    for term, q in cfg.reward_condition:  # a chosen driving style: fixed for every agent
+        quantile = quantile.at[..., REWARD_TERMS.index(term)].set(q)
     weights = lo + quantile * (hi - lo)
     last = maps.route_num_points[m, route] - 1
     goal = maps.route_points[m, route, last]
@@ -182,8 +180,7 @@ def respawn(
     clear = (dx * dx + dy * dy > (r_cand[:, :, None] + r_stay[None, None, :]) ** 2) | ~staying[
         None, None, :
     ]
-    corners = box_corners(cand.x, cand.y, cand.yaw, cand.length, cand.width)  # [T, A, 4, 2]
-    on_road = drivable_at(maps, m, corners[..., 0], corners[..., 1]).all(-1)
+    on_road = box_on_road(maps, m, cand.x, cand.y, cand.yaw, cand.length, cand.width)
     free = clear.all(-1) & on_road  # [T, A]
     found = free.any(0) & need
     if t == 1:

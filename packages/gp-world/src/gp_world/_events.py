@@ -8,9 +8,9 @@ from jaxtyping import Array, Bool, Float, Int
 
 from gp_world._agents import Agents
 from gp_world._dynamics import _wrap
-from gp_world._geometry import box_corners, boxes_overlap
+from gp_world._geometry import boxes_overlap
 from gp_world._lights import RED, YELLOW, Lights, light_state
-from gp_world._map_bank import MapBank, drivable_at
+from gp_world._map_bank import MapBank, box_on_road
 from gp_world.config import WorldConfig
 
 ROUTE_WINDOW = (-2, 9)  # route points searched around the last one: fixed cost per step
@@ -61,8 +61,7 @@ def track_route(agents: Agents, maps: MapBank, m: Array) -> RouteFrame:
 
 def offroad(agents: Agents, maps: MapBank, m: Array) -> Bool[Array, " A"]:
     """True when any box corner lies on a non-drivable texel (or outside the map)."""
-    corners = box_corners(agents.x, agents.y, agents.yaw, agents.length, agents.width)
-    return ~drivable_at(maps, m, corners[..., 0], corners[..., 1]).all(-1)
+    return ~box_on_road(maps, m, agents.x, agents.y, agents.yaw, agents.length, agents.width)
 
 
 def collisions(agents: Agents) -> Bool[Array, " A"]:

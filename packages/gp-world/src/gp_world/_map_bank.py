@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+from gp_world._geometry import box_corners
 from gp_world._map_compile import NO_STOP, compile_network
 from gp_world._road_network import ring_road
 from gp_world._town import generate_town
@@ -270,3 +271,11 @@ def drivable_at(maps: MapBank, m: Array, x: Array, y: Array) -> Bool[Array, "...
     h, w = maps.drivable.shape[1:]
     inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
     return inside & maps.drivable[m, jnp.clip(iy, 0, h - 1), jnp.clip(ix, 0, w - 1)]
+
+
+def box_on_road(
+    maps: MapBank, m: Array, x: Array, y: Array, yaw: Array, length: Array, width: Array
+) -> Bool[Array, "..."]:
+    """Whether each box (any batch shape) has all four corners on drivable texels of map m."""
+    corners = box_corners(x, y, yaw, length, width)
+    return drivable_at(maps, m, corners[..., 0], corners[..., 1]).all(-1)

@@ -143,12 +143,6 @@ class WorldConfig:
                 )
 
     @property
-    def reward_quantiles(self) -> tuple[float | None, ...]:
-        """Per term of `REWARD_TERMS`: its fixed quantile from `reward_condition`, or None."""
-        fixed = dict(self.reward_condition)
-        return tuple(fixed.get(name) for name in REWARD_TERMS)
-
-    @property
     def reward_ranges(self) -> tuple[tuple[float, float], ...]:
         """(lo, hi) per term of `REWARD_TERMS`."""
         return tuple(getattr(self, f"reward_{name}") for name in REWARD_TERMS)
