@@ -208,8 +208,9 @@ class TrainConfig:
         into one of two early traps and stayed there: driving fast until they crash or run a red
         light (steering not yet learnt, the speed reward still paid), or standing still (no
         penalty, no progress). The larger bonus keeps the policy exploring through the first few
-        hundred updates (entropy about 3.3 of the grid's 3.9) until it can steer; every run with
-        it learned. Measured runs: gp-agents' README, "The demo teacher from scratch".
+        hundred updates (entropy about 3.3 of the grid's 3.9) until it can steer; three of four
+        runs with it learned, the fourth stood still. Measured runs: gp-agents' README, "The demo
+        teacher from scratch".
         """
         world = dataclasses.replace(
             WorldConfig.village(),
