@@ -99,8 +99,7 @@ def _overlaps(agents):
 
 @jax.jit
 def _box_on_road(maps, m, agents):
-    corners = gw.box_corners(agents.x, agents.y, agents.yaw, agents.length, agents.width)
-    return gw.drivable_at(maps, m, corners[..., 0], corners[..., 1]).all(-1)
+    return gw.box_on_road(maps, m, agents.x, agents.y, agents.yaw, agents.length, agents.width)
 
 
 def test_spawns_never_overlap(village_world, village_rollout):
