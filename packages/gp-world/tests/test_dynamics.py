@@ -99,3 +99,18 @@ def test_action_space_sizes():
     lon = sorted(set(JERK_TABLE[:, 0].tolist()))
     lat = sorted(set(JERK_TABLE[:, 1].tolist()))
     assert lon == [-15.0, -4.0, 0.0, 4.0] and lat == [-4.0, 0.0, 4.0]
+
+
+@pytest.mark.parametrize("space", ["jerk", "accel_steer_grid"])
+def test_action_grid_indexes_the_table(space):
+    """Index i of a discrete space is (longitudinal i // lateral, lateral i % lateral)."""
+    table = gw.action_table(space)
+    n_lon, n_lat = gw.action_grid(space)
+    assert n_lon * n_lat == gw.action_space(space).num_actions == len(table)
+    grid = table.reshape(n_lon, n_lat, 2)
+    # The longitudinal value is constant along a row, the lateral value along a column.
+    np.testing.assert_array_equal(grid[:, :, 0], np.repeat(grid[:, :1, 0], n_lat, axis=1))
+    np.testing.assert_array_equal(grid[:, :, 1], np.repeat(grid[:1, :, 1], n_lon, axis=0))
+    assert len(set(grid[:, 0, 0].tolist())) == n_lon and len(set(grid[0, :, 1].tolist())) == n_lat
+    with pytest.raises(ValueError, match="not a discrete"):
+        gw.action_grid("continuous")

@@ -111,3 +111,43 @@ def test_default_world_does_not_end_on_red(strict_village):
     cfg, _ = strict_village
     assert not gw.WorldConfig().red_light_ends
     assert dataclasses.replace(cfg, red_light_ends=False).reward_overspeed == (0.05, 0.05)
+
+
+def test_idle_penalty_by_hand(key):
+    """Standing still costs `idle_penalty` per step only where the road ahead is clear."""
+    cfg = dataclasses.replace(TOY, action_space="continuous")
+    penalised = dataclasses.replace(cfg, idle_penalty=0.25)
+    world = gw.World(cfg, gw.build_map_bank(cfg))
+    world_idle = gw.World(penalised, world.maps)
+    state = jax.jit(world.reset)(key)
+    n = cfg.num_agents
+    # 0: at rest, nobody ahead; 1: at rest 0.5 m behind agent 2, which is at rest (safe speed 0);
+    # 3: driving at 10 m/s; the rest at rest, 50 m apart in a row (a clear road ahead).
+    x = jnp.asarray([0.0, 100.0, 105.0, -100.0] + [500.0 + 50 * i for i in range(n - 4)])
+    y = jnp.asarray([0.0, 0.0, 0.0, 0.0] + [500.0] * (n - 4))
+    agents = eqx.tree_at(
+        lambda s: (s.x, s.y, s.yaw, s.speed, s.accel, s.steer, s.length, s.width, s.valid),
+        state.agents,
+        (
+            x,
+            y,
+            jnp.zeros(n),
+            jnp.asarray([0.0, 0.0, 0.0, 10.0] + [0.0] * (n - 4)),
+            jnp.zeros(n),
+            jnp.zeros(n),
+            jnp.full((n,), 4.5),
+            jnp.full((n,), 1.8),
+            jnp.ones((n,), bool),
+        ),
+    )
+    state = eqx.tree_at(lambda s: s.agents, state, agents)
+    hold = jnp.zeros((n, 2))  # no acceleration, no steering: speeds stay as they are
+    _, out = jax.jit(world.step)(state, hold)
+    _, out_idle = jax.jit(world_idle.step)(state, hold)
+    assert (np.asarray(agents.speed_limit) >= 3.0).all()
+    expected = np.array([0.25, 0.0, 0.25, 0.0] + [0.25] * (n - 4))
+    np.testing.assert_allclose(
+        np.asarray(out.reward) - np.asarray(out_idle.reward), expected, rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="idle_penalty"):
+        dataclasses.replace(cfg, idle_penalty=-1.0)

@@ -5,6 +5,7 @@ from gp_world._agents import Agents
 from gp_world._dynamics import (
     ActionSpace,
     Kinematics,
+    action_grid,
     action_space,
     action_table,
     forward,
@@ -60,6 +61,7 @@ __all__ = [
     "WorldConfig",
     "WorldState",
     "__version__",
+    "action_grid",
     "action_space",
     "action_table",
     "box_corners",

@@ -65,6 +65,16 @@ def action_table(space: ActionSpaceKind) -> np.ndarray:
     raise ValueError(f"{space!r} is not a discrete action space")
 
 
+def action_grid(space: ActionSpaceKind) -> tuple[int, int]:
+    """(longitudinal, lateral) sizes of a discrete space's grid: action index i is longitudinal
+    value i // lateral and lateral value i % lateral (accel x steer, or the two jerks)."""
+    if space == "jerk":
+        return len(JERK_LONGITUDINAL), len(JERK_LATERAL)
+    if space == "accel_steer_grid":
+        return len(GRID_ACCEL), len(GRID_STEER)
+    raise ValueError(f"{space!r} is not a discrete action space")
+
+
 def _table(first, second) -> np.ndarray:
     """Discrete action index i -> (first[i // len(second)], second[i % len(second)])."""
     return np.array([(a, b) for a in first for b in second], np.float32)

@@ -151,6 +151,16 @@ def safe_speed(
     return jnp.minimum(a.speed_limit, jnp.minimum(v_line, v_lead))
 
 
+IDLE_SPEED = 1.0  # m/s: an agent slower than this stands still
+IDLE_CLEAR_SPEED = 3.0  # m/s: a safe speed at least this means nothing ahead asks it to wait
+
+
+def idling(agents: Agents, v_safe: Float[Array, " A"]) -> Bool[Array, " A"]:
+    """Standing still (below IDLE_SPEED) with the road clear: the safe speed, which drops to 0
+    before a red light and behind a stopped agent, is at least IDLE_CLEAR_SPEED."""
+    return (agents.speed < IDLE_SPEED) & (v_safe >= IDLE_CLEAR_SPEED)
+
+
 def reward_terms(
     agents_before: Agents,
     agents: Agents,

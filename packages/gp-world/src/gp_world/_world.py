@@ -16,6 +16,7 @@ from gp_world._dynamics import ActionSpace, action_space, forward
 from gp_world._events import (
     Events,
     collisions,
+    idling,
     offroad,
     red_light_crossings,
     reward_terms,
@@ -178,12 +179,15 @@ class World(eqx.Module):
             goal_reached=(frame.s >= moved.route_length - cfg.goal_tolerance) & live,
             timeout=(moved.age >= cfg.max_episode_steps) & live,
         )
-        if cfg.reward_overspeed != (0.0, 0.0):
+        if cfg.reward_overspeed != (0.0, 0.0) or cfg.idle_penalty > 0.0:
             v_safe = safe_speed(moved, state.lights, maps, m, cfg)
-        else:  # the term is weighted 0 for every agent: skip the pairwise search
+        else:  # both uses are weighted 0 for every agent: skip the pairwise search
             v_safe = jnp.full_like(moved.speed, jnp.inf)
         terms = reward_terms(before, moved, events, frame, progress, v_safe, cfg)
-        reward = jnp.where(live, (terms * moved.reward_weights).sum(-1), 0.0)
+        reward = (terms * moved.reward_weights).sum(-1)
+        if cfg.idle_penalty > 0.0:
+            reward = reward - cfg.idle_penalty * idling(moved, v_safe).astype(jnp.float32)
+        reward = jnp.where(live, reward, 0.0)
 
         # Episode ends and per-agent respawn.
         crash_ends = cfg.collision_behaviour != "keep"

@@ -110,6 +110,10 @@ class WorldConfig:
     # instead of a uniform draw. Empty (training): every weight drawn. The policy sees weights
     # normalised by the ranges above, so keep the ranges as trained and choose quantiles here.
     reward_condition: tuple[tuple[str, float], ...] = ()
+    # Per step an agent stands still (below 1 m/s) although its safe speed (the speed limit,
+    # lowered for a red light or the agent ahead) is at least 3 m/s: the road is clear and it
+    # could go. A constant of the world, not a sampled weight, so the policy need not observe it.
+    idle_penalty: float = 0.0
     safe_decel: float = 3.0  # m/s^2: the braking the safe speed leaves room for
     safe_margin: float = 2.0  # metres kept to a red stop line or to the agent ahead
     comfort_accel: float = 4.0  # |a| above this (m/s^2) counts as a comfort violation
@@ -133,6 +137,8 @@ class WorldConfig:
             raise ValueError(f"unknown collision_behaviour {self.collision_behaviour!r}")
         if self.dt <= 0:
             raise ValueError(f"dt must be positive, got {self.dt}")
+        if self.idle_penalty < 0:
+            raise ValueError(f"idle_penalty is a penalty (>= 0), got {self.idle_penalty}")
         if abs(sum(self.kind_probs) - 1.0) > 1e-6:
             raise ValueError(f"kind_probs must sum to 1, got {self.kind_probs}")
         for entry in self.reward_condition:
