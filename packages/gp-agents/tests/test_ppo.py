@@ -64,6 +64,7 @@ def test_ppo_loss_hand_case():
     value = jnp.array([1.0, 0.0, 1e3])
     targets = jnp.array([2.0, 1.0, 0.0])
     entropy = jnp.array([0.5, 1.5, 100.0])
+    axis_entropy = jnp.array([[0.1, 0.4], [0.5, 1.0], [100.0, 100.0]])
     mask = jnp.array([True, True, False])
     terms = ppo_loss(
         log_prob,
@@ -72,10 +73,13 @@ def test_ppo_loss_hand_case():
         value,
         targets,
         entropy,
+        axis_entropy,
         mask,
         clip_eps=0.2,
         vf_coef=0.5,
         ent_coef=0.01,
+        entropy_floor=0.5,
+        entropy_floor_coef=2.0,
     )
     # ratios 1.5 (clipped to 1.2, A=+1 -> min(1.5, 1.2) = 1.2) and 0.5 (clipped 0.8, A=-2 ->
     # min(-1.0, -1.6) = -1.6): policy loss = -(1.2 - 1.6) / 2 = 0.2.
@@ -85,4 +89,25 @@ def test_ppo_loss_hand_case():
     np.testing.assert_allclose(terms.clip_fraction, 1.0, rtol=1e-6)
     kl = ((1.5 - 1 - np.log(1.5)) + (0.5 - 1 - np.log(0.5))) / 2
     np.testing.assert_allclose(terms.approx_kl, kl, rtol=1e-5)
-    np.testing.assert_allclose(terms.total, 0.2 + 0.5 * 0.5 - 0.01 * 1.0, rtol=1e-6)
+    # Mean longitudinal entropy (0.1 + 0.5) / 2 = 0.3 is 0.2 below the floor of 0.5.
+    np.testing.assert_allclose(terms.axis_entropy, [0.3, 0.7], rtol=1e-6)
+    np.testing.assert_allclose(terms.floor_penalty, 0.2, rtol=1e-6)
+    np.testing.assert_allclose(terms.total, 0.2 + 0.5 * 0.5 - 0.01 * 1.0 + 2.0 * 0.2, rtol=1e-6)
+    # Above the floor the hinge is silent.
+    above = ppo_loss(
+        log_prob,
+        old_log_prob,
+        advantages,
+        value,
+        targets,
+        entropy,
+        axis_entropy,
+        mask,
+        clip_eps=0.2,
+        vf_coef=0.5,
+        ent_coef=0.01,
+        entropy_floor=0.25,
+        entropy_floor_coef=2.0,
+    )
+    np.testing.assert_allclose(above.floor_penalty, 0.0)
+    np.testing.assert_allclose(above.total, 0.2 + 0.5 * 0.5 - 0.01 * 1.0, rtol=1e-6)

@@ -17,6 +17,7 @@ from gp_agents import (
     SetEncoder,
     TeacherConfig,
     TeacherPolicy,
+    axis_entropies,
     masked_max_pool,
 )
 
@@ -153,3 +154,33 @@ def test_categorical_matches_numpy():
     q = np.array([0.2, 0.3, 0.5])
     other = Categorical(jnp.log(jnp.asarray(q, jnp.float32)))
     np.testing.assert_allclose(dist.kl(other), (p * np.log(p / q)).sum(), rtol=1e-5)
+
+
+def test_axis_entropies_of_a_grid():
+    """Marginal entropies of the accel x steer grid against numpy, and the stuck policy's
+    signature: all mass on one accelerator value, steering uniform."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=6).astype(np.float32)
+    p = np.exp(logits) / np.exp(logits).sum()
+    rows, cols = p.reshape(2, 3).sum(1), p.reshape(2, 3).sum(0)
+    h = lambda q: -(q * np.log(q)).sum()  # noqa: E731
+    got = axis_entropies(Categorical(jnp.asarray(logits)), (2, 3))
+    np.testing.assert_allclose(got, [h(rows), h(cols)], rtol=1e-5)
+    # Independent axes: the marginals' entropies add up to the joint entropy.
+    indep = np.log(np.outer([0.2, 0.8], [0.5, 0.3, 0.2])).reshape(-1)
+    dist = Categorical(jnp.asarray(indep, jnp.float32))
+    np.testing.assert_allclose(axis_entropies(dist, (2, 3)).sum(), dist.entropy(), rtol=1e-5)
+    # Braking at -3 m/s^2 (row 1 of 7) while steering uniformly over 7 angles.
+    stuck = np.full((7, 7), -1e9, np.float32)
+    stuck[1] = 0.0
+    got = axis_entropies(Categorical(jnp.asarray(stuck.reshape(-1))), (7, 7))
+    np.testing.assert_allclose(got, [0.0, np.log(7)], atol=1e-5)
+    with pytest.raises(ValueError, match="grid"):
+        axis_entropies(Categorical(jnp.asarray(logits)), None)
+
+
+def test_axis_entropies_of_the_beta():
+    alpha, beta = jnp.array([2.0, 0.7]), jnp.array([3.0, 1.5])
+    dist = ScaledBeta(alpha, beta, jnp.array([-8.0, -0.7]), jnp.array([4.0, 0.7]))
+    ref = scipy.stats.beta(np.asarray(alpha), np.asarray(beta)).entropy()
+    np.testing.assert_allclose(axis_entropies(dist, None), ref, rtol=1e-5)

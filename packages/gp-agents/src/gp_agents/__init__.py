@@ -6,7 +6,12 @@ from gp_agents._checkpoint import (
     CheckpointError,
     config_differences,
 )
-from gp_agents._distributions import ActionDistribution, Categorical, ScaledBeta
+from gp_agents._distributions import (
+    ActionDistribution,
+    Categorical,
+    ScaledBeta,
+    axis_entropies,
+)
 from gp_agents._evaluation import evaluate_policy
 from gp_agents._ppo import PPOLossTerms, gae, masked_mean, ppo_loss
 from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, policy_act, rollout
@@ -60,6 +65,7 @@ __all__ = [
     "Trainer",
     "Transitions",
     "__version__",
+    "axis_entropies",
     "build_world",
     "config_differences",
     "config_from_json",

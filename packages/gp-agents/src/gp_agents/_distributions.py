@@ -38,6 +38,17 @@ class Categorical(eqx.Module):
         log_p = self.log_probs
         return jnp.sum(jnp.exp(log_p) * (log_p - other.log_probs))
 
+    def marginal_entropies(self, grid: tuple[int, int]) -> Float[Array, "2"]:
+        """Entropies of the two marginals of a grid action space, where action i is row
+        i // grid[1] and column i % grid[1] (gp-world's `action_grid`): f32[2] = (rows, columns).
+        They sum to the joint entropy when the two axes are independent, and exceed it otherwise."""
+        log_p = self.log_probs.reshape(grid)
+        marginals = (
+            jax.nn.logsumexp(log_p, axis=1),  # rows: the longitudinal axis
+            jax.nn.logsumexp(log_p, axis=0),  # columns: the lateral axis
+        )
+        return jnp.stack([-jnp.sum(jnp.exp(m) * m) for m in marginals])
+
 
 def _beta_log_norm(alpha: Array, beta: Array) -> Array:
     return (
@@ -82,16 +93,19 @@ class ScaledBeta(eqx.Module):
         )
         return jnp.sum(per_dim)
 
-    def entropy(self) -> Float[Array, ""]:
+    def dim_entropies(self) -> Float[Array, " d"]:
+        """Differential entropy of each dimension on the unit interval."""
         a, b = self.alpha, self.beta
         digamma = jax.scipy.special.digamma
-        per_dim = (
+        return (
             _beta_log_norm(a, b)
             - (a - 1.0) * digamma(a)
             - (b - 1.0) * digamma(b)
             + (a + b - 2.0) * digamma(a + b)
         )
-        return jnp.sum(per_dim)
+
+    def entropy(self) -> Float[Array, ""]:
+        return jnp.sum(self.dim_entropies())
 
     def kl(self, other: ScaledBeta) -> Float[Array, ""]:
         """KL(self || other), both on the same interval."""
@@ -108,6 +122,18 @@ class ScaledBeta(eqx.Module):
 
 
 ActionDistribution = Categorical | ScaledBeta
+
+
+def axis_entropies(dist: ActionDistribution, grid: tuple[int, int] | None) -> Float[Array, "2"]:
+    """(longitudinal, lateral) entropies of an action distribution: of the two marginals of a
+    discrete grid (`grid` from gp-world's `action_grid`), or of the Beta's two dimensions
+    (accel, steer; `grid` is None). A policy that brakes at rest while steering at random has a
+    high joint entropy and a longitudinal entropy of zero: the two numbers tell them apart."""
+    if isinstance(dist, Categorical):
+        if grid is None:
+            raise ValueError("a categorical needs its action grid for per-axis entropies")
+        return dist.marginal_entropies(grid)
+    return dist.dim_entropies()[:2]
 
 
 def action_head_layout(

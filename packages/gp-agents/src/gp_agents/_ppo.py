@@ -49,6 +49,10 @@ class PPOLossTerms(eqx.Module):
     policy: Float[Array, ""]
     value: Float[Array, ""]
     entropy: Float[Array, ""]
+    axis_entropy: Float[Array, "2"]
+    """Masked means of the (longitudinal, lateral) entropies."""
+    floor_penalty: Float[Array, ""]
+    """How far the mean longitudinal entropy fell below its floor (0 when above)."""
     approx_kl: Float[Array, ""]
     clip_fraction: Float[Array, ""]
 
@@ -60,14 +64,21 @@ def ppo_loss(
     value: Float[Array, " n"],
     targets: Float[Array, " n"],
     entropy: Float[Array, " n"],
+    axis_entropy: Float[Array, "n 2"],
     mask: Bool[Array, " n"],
     *,
     clip_eps: float,
     vf_coef: float,
     ent_coef: float,
+    entropy_floor: float = 0.0,
+    entropy_floor_coef: float = 0.0,
 ) -> PPOLossTerms:
-    """Clipped surrogate + vf_coef * 0.5 (V - target)^2 - ent_coef * entropy, masked means.
+    """Clipped surrogate + vf_coef * 0.5 (V - target)^2 - ent_coef * entropy
+    + entropy_floor_coef * max(0, entropy_floor - longitudinal entropy), masked means.
 
+    `axis_entropy[:, 0]` is the entropy of the longitudinal action (accelerator or longitudinal
+    jerk), `[:, 1]` the lateral one. The hinge acts on the minibatch mean, so single states may
+    still be near certain (brake hard here) while the policy as a whole keeps trying speeds.
     `advantages` are used as given (normalise before if wanted); masked-out transitions (invalid
     slots, filtered advantages) contribute nothing.
     """
@@ -78,8 +89,12 @@ def ppo_loss(
     policy = -masked_mean(jnp.minimum(unclipped, clipped), mask)
     value_loss = 0.5 * masked_mean(jnp.square(value - targets), mask)
     ent = masked_mean(entropy, mask)
+    axis_ent = jnp.stack([masked_mean(axis_entropy[..., k], mask) for k in range(2)])
+    floor_penalty = jax.nn.relu(entropy_floor - axis_ent[0])
     # The low-variance estimator of KL(old || new) (Schulman's k3).
     approx_kl = masked_mean(ratio - 1.0 - log_ratio, mask)
     clip_fraction = masked_mean((jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32), mask)
-    total = policy + vf_coef * value_loss - ent_coef * ent
-    return PPOLossTerms(total, policy, value_loss, ent, approx_kl, clip_fraction)
+    total = policy + vf_coef * value_loss - ent_coef * ent + entropy_floor_coef * floor_penalty
+    return PPOLossTerms(
+        total, policy, value_loss, ent, axis_ent, floor_penalty, approx_kl, clip_fraction
+    )

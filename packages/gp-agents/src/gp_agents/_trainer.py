@@ -20,6 +20,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+import gp_world
+from gp_agents._distributions import axis_entropies
 from gp_agents._ppo import gae, masked_mean, ppo_loss
 from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, rollout
 from gp_agents._teacher import TeacherPolicy
@@ -123,6 +125,8 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
     ppo: PPOConfig = cfg.ppo
     mesh = world_mesh(devices)
     num_agents = int(world.config.num_agents)
+    space = world.config.action_space
+    action_grid = None if space == "continuous" else gp_world.action_grid(space)
     ppo.check_divides(num_agents, mesh.size)
     optimizer = make_optimizer(ppo)
     schedule = learning_rate_schedule(ppo)
@@ -169,6 +173,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         dist, value = jax.vmap(jax.vmap(policy))(batch.observation)
         log_prob = jax.vmap(jax.vmap(lambda d, a: d.log_prob(a)))(dist, batch.action)
         entropy = jax.vmap(jax.vmap(lambda d: d.entropy()))(dist)
+        axis_entropy = jax.vmap(jax.vmap(lambda d: axis_entropies(d, action_grid)))(dist)
         terms = ppo_loss(
             log_prob,
             batch.log_prob,
@@ -176,10 +181,13 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             value,
             targets,
             entropy,
+            axis_entropy,
             mask,
             clip_eps=ppo.clip_eps,
             vf_coef=ppo.vf_coef,
             ent_coef=ppo.ent_coef,
+            entropy_floor=ppo.longitudinal_entropy_floor,
+            entropy_floor_coef=ppo.entropy_floor_coef,
         )
         return terms.total, terms
 
@@ -256,6 +264,8 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             "policy_loss": jnp.mean(terms.policy),
             "value_loss": jnp.mean(terms.value),
             "entropy": jnp.mean(terms.entropy),
+            "entropy_longitudinal": jnp.mean(terms.axis_entropy[..., 0]),
+            "entropy_lateral": jnp.mean(terms.axis_entropy[..., 1]),
             "approx_kl": jnp.mean(terms.approx_kl),
             "clip_fraction": jnp.mean(terms.clip_fraction),
             "grad_norm": jnp.mean(grad_norms),

@@ -69,6 +69,13 @@ class PPOConfig:
     clip_eps: float = 0.2
     vf_coef: float = 0.5
     ent_coef: float = 0.01
+    longitudinal_entropy_floor: float = 0.0
+    """Nats. When the minibatch-mean entropy of the longitudinal action alone (the accelerator
+    of the accel x steer grid, the longitudinal jerk, the Beta's accel dimension) falls below
+    this, `entropy_floor_coef` times the shortfall is added to the loss (0 disables). The joint
+    entropy bonus cannot do this: a policy that brakes at rest and steers at random keeps half
+    of the grid's entropy while never trying to drive off."""
+    entropy_floor_coef: float = 1.0
     learning_rate: float = 3e-4
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
     warmup_updates: int = 0
