@@ -34,6 +34,11 @@ def test_toy_world_reaches_return_threshold(toy_run):
     assert returns[:5].mean() < 1.0, returns  # it starts from a policy that does not drive
     assert returns[-10:].mean() >= RETURN_THRESHOLD, returns
     assert np.asarray(metrics["goal_rate"])[-10:].mean() >= GOAL_RATE_THRESHOLD
+    # The grid's accelerator and steering marginals: each at most its uniform entropy, and
+    # together at least the joint entropy (subadditivity).
+    lon, lat = (np.asarray(metrics[f"entropy_{a}"]) for a in ("longitudinal", "lateral"))
+    assert (lon <= np.log(7) + 1e-4).all() and (lat <= np.log(7) + 1e-4).all()
+    assert (lon + lat >= np.asarray(metrics["entropy"]) - 1e-4).all()
 
 
 @pytest.mark.slow  # a second compile (greedy closed-loop evaluation) of about a minute

@@ -89,6 +89,17 @@ def test_training_moves_the_policy_and_logs_finite_metrics(sharded_run, trainer4
     for name, values in metrics.items():
         assert np.all(np.isfinite(values)), name
     assert 0.0 < float(metrics["advantage_kept_fraction"][-1]) < 1.0  # the filter dropped some
+    # Its actions (three steering values) have no accelerator axis: no per-axis entropies.
+    assert "entropy_longitudinal" not in metrics and "entropy_lateral" not in metrics
+
+
+def test_entropy_floor_needs_an_action_space_with_axes(lane_world):
+    # The stand-in world steers only: no accelerator for the floor to act on.
+    floored = dataclasses.replace(
+        CFG, ppo=dataclasses.replace(CFG.ppo, longitudinal_entropy_floor=0.5)
+    )
+    with pytest.raises(ValueError, match="longitudinal_entropy_floor"):
+        ga.make_trainer(floored, lane_world, devices=jax.devices()[:1])
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path, lane_world, trainer4):

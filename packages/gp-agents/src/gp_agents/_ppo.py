@@ -50,7 +50,7 @@ class PPOLossTerms(eqx.Module):
     value: Float[Array, ""]
     entropy: Float[Array, ""]
     axis_entropy: Float[Array, "2"]
-    """Masked means of the (longitudinal, lateral) entropies."""
+    """Masked means of the (longitudinal, lateral) entropies (zeros when not given)."""
     floor_penalty: Float[Array, ""]
     """How far the mean longitudinal entropy fell below its floor (0 when above)."""
     approx_kl: Float[Array, ""]
@@ -64,7 +64,7 @@ def ppo_loss(
     value: Float[Array, " n"],
     targets: Float[Array, " n"],
     entropy: Float[Array, " n"],
-    axis_entropy: Float[Array, "n 2"],
+    axis_entropy: Float[Array, "n 2"] | None,
     mask: Bool[Array, " n"],
     *,
     clip_eps: float,
@@ -77,7 +77,8 @@ def ppo_loss(
     + entropy_floor_coef * max(0, entropy_floor - longitudinal entropy), masked means.
 
     `axis_entropy[:, 0]` is the entropy of the longitudinal action (accelerator or longitudinal
-    jerk), `[:, 1]` the lateral one. The hinge acts on the minibatch mean, so single states may
+    jerk), `[:, 1]` the lateral one; None for an action space without the two axes (then the
+    floor must be 0). The hinge acts on the minibatch mean, so single states may
     still be near certain (brake hard here) while the policy as a whole keeps trying speeds.
     `advantages` are used as given (normalise before if wanted); masked-out transitions (invalid
     slots, filtered advantages) contribute nothing.
@@ -89,7 +90,12 @@ def ppo_loss(
     policy = -masked_mean(jnp.minimum(unclipped, clipped), mask)
     value_loss = 0.5 * masked_mean(jnp.square(value - targets), mask)
     ent = masked_mean(entropy, mask)
-    axis_ent = jnp.stack([masked_mean(axis_entropy[..., k], mask) for k in range(2)])
+    if axis_entropy is None:
+        if entropy_floor > 0.0:
+            raise ValueError("an entropy floor needs the longitudinal entropy (axis_entropy)")
+        axis_ent = jnp.zeros(2, ent.dtype)
+    else:
+        axis_ent = jnp.stack([masked_mean(axis_entropy[..., k], mask) for k in range(2)])
     floor_penalty = jax.nn.relu(entropy_floor - axis_ent[0])
     # The low-variance estimator of KL(old || new) (Schulman's k3).
     approx_kl = masked_mean(ratio - 1.0 - log_ratio, mask)

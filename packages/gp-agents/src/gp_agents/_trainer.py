@@ -116,6 +116,19 @@ class Trainer(eqx.Module):
     mesh: Mesh = eqx.field(static=True)
 
 
+def _action_axes(world: Any) -> tuple[tuple[int, int] | None, bool]:
+    """(grid, has_axes): whether the world's actions split into a longitudinal and a lateral
+    axis (gp-world's discrete grids, or a two-dimensional continuous space), and the grid of a
+    discrete one."""
+    space = world.action_space
+    if space.kind == "continuous":
+        return None, int(np.size(space.low)) == 2
+    name = world.config.action_space
+    if name in ("jerk", "accel_steer_grid"):
+        return gp_world.action_grid(name), True
+    return None, False
+
+
 def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = None) -> Trainer:
     """Build the jitted init / update functions for `cfg.ppo`, `cfg.teacher` on `world`.
 
@@ -125,8 +138,13 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
     ppo: PPOConfig = cfg.ppo
     mesh = world_mesh(devices)
     num_agents = int(world.config.num_agents)
-    space = world.config.action_space
-    action_grid = None if space == "continuous" else gp_world.action_grid(space)
+    action_grid, has_axes = _action_axes(world)
+    if ppo.longitudinal_entropy_floor > 0.0 and not has_axes:
+        raise ValueError(
+            "PPOConfig.longitudinal_entropy_floor needs an action space with a longitudinal and "
+            f"a lateral axis (gp-world's grids or its continuous space); this world's is "
+            f"{world.config.action_space!r}"
+        )
     ppo.check_divides(num_agents, mesh.size)
     optimizer = make_optimizer(ppo)
     schedule = learning_rate_schedule(ppo)
@@ -173,7 +191,9 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         dist, value = jax.vmap(jax.vmap(policy))(batch.observation)
         log_prob = jax.vmap(jax.vmap(lambda d, a: d.log_prob(a)))(dist, batch.action)
         entropy = jax.vmap(jax.vmap(lambda d: d.entropy()))(dist)
-        axis_entropy = jax.vmap(jax.vmap(lambda d: axis_entropies(d, action_grid)))(dist)
+        axis_entropy = (
+            jax.vmap(jax.vmap(lambda d: axis_entropies(d, action_grid)))(dist) if has_axes else None
+        )
         terms = ppo_loss(
             log_prob,
             batch.log_prob,
@@ -264,8 +284,6 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             "policy_loss": jnp.mean(terms.policy),
             "value_loss": jnp.mean(terms.value),
             "entropy": jnp.mean(terms.entropy),
-            "entropy_longitudinal": jnp.mean(terms.axis_entropy[..., 0]),
-            "entropy_lateral": jnp.mean(terms.axis_entropy[..., 1]),
             "approx_kl": jnp.mean(terms.approx_kl),
             "clip_fraction": jnp.mean(terms.clip_fraction),
             "grad_norm": jnp.mean(grad_norms),
@@ -274,6 +292,9 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             "learning_rate": schedule(state.update * (ppo.epochs * ppo.num_minibatches)),
             "value_mean": masked_mean(transitions.value, transitions.valid),
         }
+        if has_axes:
+            metrics["entropy_longitudinal"] = jnp.mean(terms.axis_entropy[..., 0])
+            metrics["entropy_lateral"] = jnp.mean(terms.axis_entropy[..., 1])
         policy = eqx.combine(params, static)
         return policy, opt_state, advantage_max, metrics
 
