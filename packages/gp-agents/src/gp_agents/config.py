@@ -216,8 +216,11 @@ class TrainConfig:
         light (steering not yet learnt, the speed reward still paid), or standing still (no
         penalty, no progress). The larger bonus keeps the policy exploring through the first few
         hundred updates (entropy about 3.3 of the grid's 3.9) until it can steer; three of four
-        runs with it learned, the fourth stood still. Measured runs: gp-agents' README, "The demo
-        teacher from scratch".
+        runs with it learned, the fourth stood still. So the world also charges 0.01 per step for
+        standing still while the road ahead is clear (gp-world's `idle_penalty`): standing
+        still for good is then worth -2 instead of 0, less than a crash costs. With it, that
+        seed learned (81.5% of held-out routes) and seed 0 did as well as without it (88.8%
+        against 88.6%). Measured runs: gp-agents' README, "The demo teacher from scratch".
         """
         world = dataclasses.replace(
             WorldConfig.village(),
@@ -229,6 +232,7 @@ class TrainConfig:
             reward_stop_line=(3.0, 5.0),
             reward_overspeed=(0.005, 0.02),
             red_light_ends=True,
+            idle_penalty=0.01,
             spawn_clearance=4.0,
             num_lane_points=16,
             num_road_edges=8,

@@ -158,7 +158,9 @@ class DistillConfig:
         """Village towns, three 64x96 cameras, on a 2-core CPU (the teacher demo's world)."""
         teacher_run = TrainConfig.demo()
         return cls(
-            world=teacher_run.world,
+            # The idle penalty shapes the teacher's reward; DAgger never learns from rewards,
+            # and the shipped student's run (which must resume) predates it.
+            world=dataclasses.replace(teacher_run.world, idle_penalty=0.0),
             teacher=teacher_run.teacher,
             student=StudentConfig.demo(),
             pixels=PixelConfig.demo(),
