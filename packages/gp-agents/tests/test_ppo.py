@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from gp_agents import gae, ppo_loss
 
@@ -66,21 +69,20 @@ def test_ppo_loss_hand_case():
     entropy = jnp.array([0.5, 1.5, 100.0])
     axis_entropy = jnp.array([[0.1, 0.4], [0.5, 1.0], [100.0, 100.0]])
     mask = jnp.array([True, True, False])
-    terms = ppo_loss(
+    loss = functools.partial(
+        ppo_loss,
         log_prob,
         old_log_prob,
         advantages,
         value,
         targets,
         entropy,
-        axis_entropy,
-        mask,
         clip_eps=0.2,
         vf_coef=0.5,
         ent_coef=0.01,
-        entropy_floor=0.5,
         entropy_floor_coef=2.0,
     )
+    terms = loss(axis_entropy, mask, entropy_floor=0.5)
     # ratios 1.5 (clipped to 1.2, A=+1 -> min(1.5, 1.2) = 1.2) and 0.5 (clipped 0.8, A=-2 ->
     # min(-1.0, -1.6) = -1.6): policy loss = -(1.2 - 1.6) / 2 = 0.2.
     np.testing.assert_allclose(terms.policy, 0.2, rtol=1e-6)
@@ -94,20 +96,12 @@ def test_ppo_loss_hand_case():
     np.testing.assert_allclose(terms.floor_penalty, 0.2, rtol=1e-6)
     np.testing.assert_allclose(terms.total, 0.2 + 0.5 * 0.5 - 0.01 * 1.0 + 2.0 * 0.2, rtol=1e-6)
     # Above the floor the hinge is silent.
-    above = ppo_loss(
-        log_prob,
-        old_log_prob,
-        advantages,
-        value,
-        targets,
-        entropy,
-        axis_entropy,
-        mask,
-        clip_eps=0.2,
-        vf_coef=0.5,
-        ent_coef=0.01,
-        entropy_floor=0.25,
-        entropy_floor_coef=2.0,
-    )
+    above = loss(axis_entropy, mask, entropy_floor=0.25)
     np.testing.assert_allclose(above.floor_penalty, 0.0)
     np.testing.assert_allclose(above.total, 0.2 + 0.5 * 0.5 - 0.01 * 1.0, rtol=1e-6)
+    # An action space without the two axes: no per-axis terms, and no floor allowed.
+    none = loss(None, mask, entropy_floor=0.0)
+    np.testing.assert_allclose(none.axis_entropy, [0.0, 0.0])
+    np.testing.assert_allclose(none.total, above.total, rtol=1e-6)
+    with pytest.raises(ValueError, match="floor"):
+        loss(None, mask, entropy_floor=0.5)
