@@ -22,6 +22,7 @@ class LaneActionSpace(eqx.Module):
     num_actions: int = eqx.field(static=True, default=3)
     low: tuple = eqx.field(static=True, default=(-0.3,))
     high: tuple = eqx.field(static=True, default=(0.3,))
+    grid: tuple = eqx.field(static=True, default=())  # three steering values: no grid
 
 
 class LaneEvents(eqx.Module):

@@ -23,5 +23,7 @@ def test_unknown_or_bad_fields_are_named():
         ga.TrainConfig.from_json(data)
     with pytest.raises(ValueError, match="advantage_filter"):
         ga.PPOConfig(advantage_filter=1.5)
+    with pytest.raises(ValueError, match="longitudinal_entropy_floor"):
+        ga.PPOConfig(longitudinal_entropy_floor=-0.5)
     with pytest.raises(ValueError, match="num_minibatches"):
         ga.PPOConfig(rollout_steps=3, num_minibatches=2).check_divides(num_agents=1, num_devices=1)

@@ -99,6 +99,10 @@ def test_ppo_loss_hand_case():
     above = loss(axis_entropy, mask, entropy_floor=0.25)
     np.testing.assert_allclose(above.floor_penalty, 0.0)
     np.testing.assert_allclose(above.total, 0.2 + 0.5 * 0.5 - 0.01 * 1.0, rtol=1e-6)
+    # No floor: nothing is added, even for a Beta's negative differential entropies.
+    beta_like = loss(axis_entropy - 10.0, mask, entropy_floor=0.0)
+    np.testing.assert_allclose(beta_like.floor_penalty, 0.0)
+    np.testing.assert_allclose(beta_like.total, above.total, rtol=1e-6)
     # An action space without the two axes: no per-axis terms, and no floor allowed.
     none = loss(None, mask, entropy_floor=0.0)
     np.testing.assert_allclose(none.axis_entropy, [0.0, 0.0])

@@ -52,7 +52,7 @@ class PPOLossTerms(eqx.Module):
     axis_entropy: Float[Array, "2"]
     """Masked means of the (longitudinal, lateral) entropies (zeros when not given)."""
     floor_penalty: Float[Array, ""]
-    """How far the mean longitudinal entropy fell below its floor (0 when above)."""
+    """How far the mean longitudinal entropy fell below its floor (0 when above or no floor)."""
     approx_kl: Float[Array, ""]
     clip_fraction: Float[Array, ""]
 
@@ -96,7 +96,11 @@ def ppo_loss(
         axis_ent = jnp.zeros(2, ent.dtype)
     else:
         axis_ent = jnp.stack([masked_mean(axis_entropy[..., k], mask) for k in range(2)])
-    floor_penalty = jax.nn.relu(entropy_floor - axis_ent[0])
+    # Off (floor 0) the term is not built at all: the axis entropies are then only logged, and a
+    # Beta's differential entropies, which are negative, cannot leak into the loss.
+    floor_penalty = jnp.zeros((), ent.dtype)
+    if entropy_floor > 0.0:
+        floor_penalty = jax.nn.relu(entropy_floor - axis_ent[0])
     # The low-variance estimator of KL(old || new) (Schulman's k3).
     approx_kl = masked_mean(ratio - 1.0 - log_ratio, mask)
     clip_fraction = masked_mean((jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32), mask)

@@ -20,7 +20,6 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-import gp_world
 from gp_agents._distributions import axis_entropies
 from gp_agents._ppo import gae, masked_mean, ppo_loss
 from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, rollout
@@ -116,19 +115,6 @@ class Trainer(eqx.Module):
     mesh: Mesh = eqx.field(static=True)
 
 
-def _action_axes(world: Any) -> tuple[tuple[int, int] | None, bool]:
-    """(grid, has_axes): whether the world's actions split into a longitudinal and a lateral
-    axis (gp-world's discrete grids, or a two-dimensional continuous space), and the grid of a
-    discrete one."""
-    space = world.action_space
-    if space.kind == "continuous":
-        return None, int(np.size(space.low)) == 2
-    name = world.config.action_space
-    if name in ("jerk", "accel_steer_grid"):
-        return gp_world.action_grid(name), True
-    return None, False
-
-
 def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = None) -> Trainer:
     """Build the jitted init / update functions for `cfg.ppo`, `cfg.teacher` on `world`.
 
@@ -138,12 +124,18 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
     ppo: PPOConfig = cfg.ppo
     mesh = world_mesh(devices)
     num_agents = int(world.config.num_agents)
-    action_grid, has_axes = _action_axes(world)
+    # Per-axis entropies need a longitudinal and a lateral axis: a discrete grid, or a
+    # two-dimensional continuous box.
+    space = world.action_space
+    action_grid = tuple(space.grid) or None
+    has_axes = action_grid is not None or (
+        space.kind == "continuous" and int(np.size(space.low)) == 2
+    )
     if ppo.longitudinal_entropy_floor > 0.0 and not has_axes:
         raise ValueError(
             "PPOConfig.longitudinal_entropy_floor needs an action space with a longitudinal and "
-            f"a lateral axis (gp-world's grids or its continuous space); this world's is "
-            f"{world.config.action_space!r}"
+            f"a lateral axis (gp-world's grids or its continuous space); this world's "
+            f"{space.kind} space has none"
         )
     ppo.check_divides(num_agents, mesh.size)
     optimizer = make_optimizer(ppo)

@@ -108,6 +108,11 @@ class PPOConfig:
                 f"PPOConfig: gamma in (0, 1], gae_lambda in [0, 1]; got "
                 f"{self.gamma}, {self.gae_lambda}"
             )
+        if self.longitudinal_entropy_floor < 0.0:
+            raise ValueError(
+                "PPOConfig.longitudinal_entropy_floor must be >= 0 (0 disables), got "
+                f"{self.longitudinal_entropy_floor}"
+            )
         if self.clip_eps <= 0.0:
             raise ValueError(f"PPOConfig.clip_eps must be > 0, got {self.clip_eps}")
         if self.returns_end_at not in ("episode_end", "failure"):

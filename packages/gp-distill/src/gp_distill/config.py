@@ -158,9 +158,7 @@ class DistillConfig:
         """Village towns, three 64x96 cameras, on a 2-core CPU (the teacher demo's world)."""
         teacher_run = TrainConfig.demo()
         return cls(
-            # The idle penalty shapes the teacher's reward; DAgger never learns from rewards,
-            # and the shipped student's run (which must resume) predates it.
-            world=dataclasses.replace(teacher_run.world, idle_penalty=0.0),
+            world=teacher_run.world,
             teacher=teacher_run.teacher,
             student=StudentConfig.demo(),
             pixels=PixelConfig.demo(),

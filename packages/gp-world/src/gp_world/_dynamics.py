@@ -36,21 +36,24 @@ MIN_TURN_SPEED = 3.0  # m/s: lateral accel -> curvature uses at least this speed
 
 
 class ActionSpace(eqx.Module):
-    """kind "discrete" (num_actions) or "continuous" (low, high f32[2] = accel m/s^2, steer rad)."""
+    """kind "discrete" (num_actions) or "continuous" (low, high f32[2] = accel m/s^2, steer rad).
+
+    `grid`: a discrete space's (longitudinal, lateral) sizes (see `action_grid`); () otherwise.
+    """
 
     kind: str = eqx.field(static=True)
     num_actions: int = eqx.field(static=True)
     low: Float[Array, "2"]
     high: Float[Array, "2"]
+    grid: tuple[int, ...] = eqx.field(static=True, default=())
 
 
 def action_space(space: ActionSpaceKind) -> ActionSpace:
     low = jnp.asarray([-float(KIND_MAX_DECEL.max()), -float(KIND_MAX_STEER.max())], jnp.float32)
     high = jnp.asarray([float(KIND_MAX_ACCEL.max()), float(KIND_MAX_STEER.max())], jnp.float32)
-    if space == "jerk":
-        return ActionSpace("discrete", len(JERK_LONGITUDINAL) * len(JERK_LATERAL), low, high)
-    if space == "accel_steer_grid":
-        return ActionSpace("discrete", len(GRID_ACCEL) * len(GRID_STEER), low, high)
+    if space in ("jerk", "accel_steer_grid"):
+        grid = action_grid(space)
+        return ActionSpace("discrete", grid[0] * grid[1], low, high, grid)
     if space == "continuous":
         return ActionSpace("continuous", 0, low, high)
     raise ValueError(f"unknown action space {space!r}")
