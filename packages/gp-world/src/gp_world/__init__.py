@@ -11,7 +11,7 @@ from gp_world._dynamics import (
     forward,
     inverse,
 )
-from gp_world._events import Events, safe_speed
+from gp_world._events import CONFLICT_ROUTE_POINTS, Events, crossing_speed, safe_speed
 from gp_world._geometry import box_corners, boxes_overlap, to_ego
 from gp_world._lights import GREEN, NO_LIGHT, RED, YELLOW, Lights, light_state
 from gp_world._map_bank import (
@@ -37,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AGENT_KINDS",
+    "CONFLICT_ROUTE_POINTS",
     "GREEN",
     "MAP_CLASSES",
     "MAP_FORMAT_VERSION",
@@ -69,6 +70,7 @@ __all__ = [
     "boxes_overlap",
     "build_map",
     "build_map_bank",
+    "crossing_speed",
     "drivable_at",
     "forward",
     "generate_town",

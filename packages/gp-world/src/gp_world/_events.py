@@ -115,6 +115,66 @@ def _stopping_speed(distance: Array, decel: float) -> Array:
     return jnp.sqrt(2.0 * decel * jnp.maximum(distance, 0.0))
 
 
+CONFLICT_ROUTE_POINTS = 16  # route points (2 m apart) ahead searched for crossing traffic
+CROSSING_ANGLE = 0.5236  # rad (30 deg): others heading further from the route than this cross it
+CONFLICT_TIME_GAP = 1.0  # s: the ego keeps its way only when it passes this long before the other
+
+
+def crossing_speed(
+    agents: Agents,
+    points: Float[Array, "A K 2"],
+    heading: Float[Array, "A K"],
+    to_point: Float[Array, "A K"],
+    horizon: float,
+    decel: float,
+    margin: float,
+) -> Float[Array, " A"]:
+    """The speed each ego may drive at and still stop before crossing traffic, inf if none.
+
+    `points` are route points ahead of each ego with the route `heading` there and `to_point`,
+    the distance from the front bumper along the route. Another agent conflicts at a point when
+    - it crosses or meets the route there: its heading differs from the route's by more than
+      CROSSING_ANGLE (agents going the ego's way are the agent-ahead term's);
+    - at constant velocity it comes within half the ego's width plus its own half extent across
+      the route of the point, starting within `horizon` seconds (or it is there now);
+    - and it gets there before the ego (at its present speed) has passed by CONFLICT_TIME_GAP.
+    The ego must be able to stop `margin` short of its first such point: sqrt(2 a (d - margin)).
+    Whoever would arrive clearly first keeps its way; the other yields.
+    """
+    a = agents
+    n = a.x.shape[0]
+    vx = (a.speed * jnp.cos(a.yaw))[None, None, :]  # [1, 1, A (other)]
+    vy = (a.speed * jnp.sin(a.yaw))[None, None, :]
+    rx = points[:, :, None, 0] - a.x[None, None, :]  # [A (ego), K, A (other)]
+    ry = points[:, :, None, 1] - a.y[None, None, :]
+    rv = rx * vx + ry * vy
+    rr = rx * rx + ry * ry
+    vv = jnp.maximum(jnp.square(a.speed), 1e-6)[None, None, :]
+    phi = _wrap(a.yaw[None, None, :] - heading[:, :, None])
+    reach = 0.5 * a.width[:, None, None] + 0.5 * (
+        a.width[None, None, :] * jnp.abs(jnp.cos(phi))
+        + a.length[None, None, :] * jnp.abs(jnp.sin(phi))
+    )
+    inside = rr < jnp.square(reach)
+    # Times the other is within `reach` of the point: roots of |r - v t| = reach.
+    disc = jnp.square(rv) - vv * (rr - jnp.square(reach))
+    root = jnp.sqrt(jnp.maximum(disc, 0.0))
+    enter = jnp.where(inside, 0.0, (rv - root) / vv)
+    leave = (rv + root) / vv
+    passes = inside | ((disc >= 0.0) & (leave >= 0.0) & (enter <= horizon))
+    ego_arrives = to_point / jnp.maximum(a.speed, 0.1)[:, None]  # [A, K]
+    others = a.valid[None, :] & ~jnp.eye(n, dtype=bool)  # [A (ego), A (other)]
+    conflict = (
+        others[:, None, :]
+        & (jnp.abs(phi) > CROSSING_ANGLE)
+        & passes
+        & (enter < ego_arrives[..., None] + CONFLICT_TIME_GAP)
+        & (to_point > 0.0)[..., None]
+    ).any(-1)
+    v_stop = _stopping_speed(to_point - margin, decel)
+    return jnp.min(jnp.where(conflict, v_stop, jnp.inf), axis=1)
+
+
 def safe_speed(
     agents: Agents, lights: Lights, maps: MapBank, m: Array, cfg: WorldConfig
 ) -> Float[Array, " A"]:
@@ -124,7 +184,9 @@ def safe_speed(
     - the next stop line of the route when its light is red, or yellow while the agent can still
       stop before it at `safe_decel`: sqrt(2 a (d - margin));
     - the nearest agent ahead in the ego's corridor (ahead, laterally overlapping):
-      sqrt(v_lead^2 + 2 a (gap - margin)), v_lead its speed along the ego's heading.
+      sqrt(v_lead^2 + 2 a (gap - margin)), v_lead its speed along the ego's heading;
+    - with `conflict_horizon` > 0, crossing and oncoming traffic on the route ahead
+      (`crossing_speed`).
     """
     a = agents
     decel = cfg.safe_decel
@@ -148,7 +210,17 @@ def safe_speed(
         jnp.square(lead_speed) + 2.0 * decel * jnp.maximum(gap - cfg.safe_margin, 0.0)
     )
     v_lead = jnp.min(jnp.where(in_corridor, v_follow, jnp.inf), axis=1)
-    return jnp.minimum(a.speed_limit, jnp.minimum(v_line, v_lead))
+    v_safe = jnp.minimum(a.speed_limit, jnp.minimum(v_line, v_lead))
+    if cfg.conflict_horizon > 0.0:
+        last = maps.route_num_points[m, a.route] - 1
+        ahead_index = a.route_index[:, None] + jnp.arange(1, CONFLICT_ROUTE_POINTS + 1)[None, :]
+        pts = maps.route_points[m, a.route[:, None], jnp.minimum(ahead_index, last[:, None])]
+        to_point = pts[..., 3] - a.route_s[:, None] - 0.5 * a.length[:, None]
+        v_cross = crossing_speed(
+            a, pts[..., :2], pts[..., 2], to_point, cfg.conflict_horizon, decel, cfg.safe_margin
+        )
+        v_safe = jnp.minimum(v_safe, v_cross)
+    return v_safe
 
 
 IDLE_SPEED = 1.0  # m/s: an agent slower than this stands still

@@ -114,6 +114,12 @@ class WorldConfig:
     # lowered for a red light or the agent ahead) is at least 3 m/s: the road is clear and it
     # could go. A constant of the world, not a sampled weight, so the policy need not observe it.
     idle_penalty: float = 0.0
+    # Seconds ahead the safe speed looks at crossing traffic (0: it does not). A route point
+    # ahead that another agent, crossing or oncoming, will reach within this time (at constant
+    # velocity) before the ego has passed it by a clear second is a place the ego must be able
+    # to stop before: yielding at a junction is then no longer charged as idling, and entering
+    # a junction across traffic is overspeed.
+    conflict_horizon: float = 0.0
     safe_decel: float = 3.0  # m/s^2: the braking the safe speed leaves room for
     safe_margin: float = 2.0  # metres kept to a red stop line or to the agent ahead
     comfort_accel: float = 4.0  # |a| above this (m/s^2) counts as a comfort violation
@@ -139,6 +145,10 @@ class WorldConfig:
             raise ValueError(f"dt must be positive, got {self.dt}")
         if self.idle_penalty < 0:
             raise ValueError(f"idle_penalty is a penalty (>= 0), got {self.idle_penalty}")
+        if self.conflict_horizon < 0:
+            raise ValueError(
+                f"conflict_horizon is seconds ahead (>= 0, 0: off), got {self.conflict_horizon}"
+            )
         if abs(sum(self.kind_probs) - 1.0) > 1e-6:
             raise ValueError(f"kind_probs must sum to 1, got {self.kind_probs}")
         for entry in self.reward_condition:
