@@ -136,6 +136,14 @@ def test_resume_is_exact(ci_run, tmp_path):
     resumed_dir = tmp_path / "resumed"
     shutil.copytree(run_dir, resumed_dir)
     shutil.rmtree(resumed_dir / "checkpoints" / str(CI.dagger.iterations))
+    # As a version before the world's idle penalty saved it: the field absent from config.json
+    # and from the checkpoint takes its default (0, no penalty) and the run still resumes.
+    saved_files = [resumed_dir / "config.json"]
+    saved_files += [p for p in (resumed_dir / "checkpoints").rglob("metadata") if "meta" in str(p)]
+    for path in saved_files:
+        saved = json.loads(path.read_text())
+        del (saved["config"] if "config" in saved else saved)["world"]["idle_penalty"]
+        path.write_text(json.dumps(saved))
     resumed = gd.distill_student(CI, resumed_dir, dagger=dagger)
     a = eqx.filter(state.student, eqx.is_array)
     b = eqx.filter(resumed.student, eqx.is_array)

@@ -10,6 +10,7 @@ checkpoints.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,19 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[s
 class Checkpointer:
     """Saves and restores TrainStates under `directory/<update>/` keeping the newest few."""
 
-    def __init__(self, directory: str | Path, config: dict[str, Any], keep: int = 3):
+    def __init__(
+        self,
+        directory: str | Path,
+        config: dict[str, Any],
+        keep: int = 3,
+        complete: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ):
+        """`complete` maps the config a checkpoint was saved with to today's form before it is
+        compared with `config` (fields added since take their defaults; see
+        `TrainConfig.complete_json`); None compares it as saved."""
         self.directory = Path(directory).absolute()
         self.config = json.loads(json.dumps(config))
+        self.complete = complete
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
@@ -126,7 +137,15 @@ class Checkpointer:
         if step is None:
             raise CheckpointError(f"no checkpoint under {self.directory}")
         meta = self._read_meta(step, where)
-        diffs = config_differences(meta.get("config", {}), self.config)
+        saved = meta.get("config", {})
+        if self.complete is not None:
+            try:
+                saved = self.complete(saved)
+            except (TypeError, ValueError) as err:
+                raise CheckpointError(
+                    f"checkpoint {where} has a config this version cannot read: {err}"
+                ) from err
+        diffs = config_differences(saved, self.config)
         if diffs:
             raise CheckpointError(
                 f"checkpoint {where} was written with another config:\n  " + "\n  ".join(diffs)

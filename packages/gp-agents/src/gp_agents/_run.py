@@ -128,7 +128,7 @@ def train_teacher(
     config_json = cfg.to_json()
     config_path = run_dir / "config.json"
     if config_path.exists() and resume:
-        diffs = config_differences(json.loads(config_path.read_text()), config_json)
+        diffs = config_differences(TrainConfig.from_run(run_dir).to_json(), config_json)
         if diffs:
             raise CheckpointError(
                 f"{run_dir} holds a run with another config (use a new folder):\n  "
@@ -139,7 +139,12 @@ def train_teacher(
         config_path.write_text(json.dumps(config_json, indent=2) + "\n")
     world = build_world(cfg) if world is None else world
     trainer = make_trainer(cfg, world) if trainer is None else trainer
-    checkpoints = Checkpointer(run_dir / "checkpoints", config_json, keep=cfg.keep_checkpoints)
+    checkpoints = Checkpointer(
+        run_dir / "checkpoints",
+        config_json,
+        keep=cfg.keep_checkpoints,
+        complete=TrainConfig.complete_json,
+    )
     metrics_path = run_dir / "metrics.jsonl"
     state = trainer.init(jax.random.key(cfg.seed))
     if resume and checkpoints.latest_step() is not None:
@@ -239,11 +244,8 @@ def load_teacher(run_dir: str | Path, step: int | None = None) -> tuple[Any, Tra
     import gp_world as gw
 
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        raise FileNotFoundError(f"{run_dir} holds no teacher run (no config.json)")
-    config_json = json.loads(config_path.read_text())
-    cfg = TrainConfig.from_json(config_json)
+    cfg = TrainConfig.from_run(run_dir)
+    config_json = cfg.to_json()
     world = build_world(cfg)
     one_world = jax.eval_shape(world.observe, jax.eval_shape(world.reset, jax.random.key(0)))
     one_agent = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), one_world)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import typing
+from pathlib import Path
 from typing import Any, Literal
 
 from gp_world import WorldConfig
@@ -190,6 +192,26 @@ class TrainConfig:
     def from_json(cls, data: dict[str, Any]) -> TrainConfig:
         """Inverse of `to_json` (lists become tuples; unknown keys are an error)."""
         return config_from_json(cls, data)
+
+    @classmethod
+    def complete_json(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """A config JSON saved by an older version in today's form: fields added since take
+        their defaults (every new field defaults to the behaviour before it), so a run saved
+        then still resumes; unknown fields are an error."""
+        return cls.from_json(data).to_json()
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike) -> TrainConfig:
+        """The resolved config a `train_teacher` run folder was saved with (its config.json):
+        what reproduces or resumes that run, whatever the presets have become since."""
+        path = Path(run_dir) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{run_dir} holds no teacher run (no config.json)")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from err
+        return cls.from_json(data)
 
     @classmethod
     def toy(cls) -> TrainConfig:

@@ -129,7 +129,9 @@ def distill_student(
     config_path.write_text(json.dumps({**cfg.to_json(), "teacher_name": teacher_name}, indent=2))
     if dagger is None:
         dagger = build_distillation(cfg, teacher)[0]
-    checkpoints = ga.Checkpointer(run_dir / "checkpoints", maths, keep=cfg.keep_checkpoints)
+    checkpoints = ga.Checkpointer(
+        run_dir / "checkpoints", maths, keep=cfg.keep_checkpoints, complete=_complete_maths
+    )
     metrics_path = run_dir / "metrics.jsonl"
     state = dagger.init(jax.random.key(cfg.seed))
     if resume and checkpoints.latest_step() is not None:
@@ -192,6 +194,12 @@ def _config_from_saved(saved: dict[str, Any]) -> DistillConfig:
     return ga.config_from_json(
         DistillConfig, {k: v for k, v in saved.items() if k != "teacher_name"}
     )
+
+
+def _complete_maths(saved: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's maths config as an older version saved it, in today's form (fields added
+    since take their defaults)."""
+    return _maths_config(ga.config_from_json(DistillConfig, saved))
 
 
 def _strip(saved: dict[str, Any]) -> dict[str, Any]:
