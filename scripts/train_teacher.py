@@ -5,12 +5,18 @@ Every field is overridable, e.g.
 Everything goes under the run folder: config.json, checkpoints/, metrics.jsonl,
 learning_curve.png. Running the same command again resumes from the newest checkpoint, so long
 runs can proceed in chunks (`--train.max-minutes 9`).
+
+`from-run FOLDER` takes every field from a run folder's config.json instead of a preset, so an
+older run resumes (in FOLDER, or a copy given by `--run-dir`) or is reproduced whatever the
+presets have become since; flags still override, e.g.
+    python scripts/train_teacher.py from-run runs/teacher-demo --train.ppo.num-updates 3000
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import tyro
@@ -59,5 +65,16 @@ def main(args: TrainTeacher) -> None:
     print(f"run folder: {Path(args.run_dir).absolute()}")
 
 
+def parse(argv: list[str]) -> TrainTeacher:
+    """A preset with overrides, or `from-run FOLDER` with overrides."""
+    if argv[:1] != ["from-run"]:
+        return tyro.extras.overridable_config_cli(PRESETS, args=argv)
+    if len(argv) < 2 or argv[1].startswith("-"):
+        raise SystemExit("usage: train_teacher.py from-run FOLDER [--run-dir DIR] [--train.* ...]")
+    folder = argv[1]
+    default = TrainTeacher(run_dir=folder, train=ga.TrainConfig.from_run(folder))
+    return tyro.cli(TrainTeacher, default=default, args=argv[2:])
+
+
 if __name__ == "__main__":
-    main(tyro.extras.overridable_config_cli(PRESETS))
+    main(parse(sys.argv[1:]))
