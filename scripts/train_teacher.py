@@ -7,8 +7,8 @@ learning_curve.png. Running the same command again resumes from the newest check
 runs can proceed in chunks (`--train.max-minutes 9`).
 
 `from-run FOLDER` takes every field from a run folder's config.json instead of a preset, so an
-older run resumes (in FOLDER, or a copy given by `--run-dir`) or is reproduced whatever the
-presets have become since; flags still override, e.g.
+older run resumes in FOLDER, or is reproduced from scratch in another folder given by
+`--run-dir`, whatever the presets have become since; flags still override, e.g.
     python scripts/train_teacher.py from-run runs/teacher-demo --train.ppo.num-updates 3000
 """
 
@@ -68,12 +68,12 @@ def main(args: TrainTeacher) -> None:
 def parse(argv: list[str]) -> TrainTeacher:
     """A preset with overrides, or `from-run FOLDER` with overrides."""
     if argv[:1] != ["from-run"]:
-        return tyro.extras.overridable_config_cli(PRESETS, args=argv)
+        return tyro.extras.overridable_config_cli(PRESETS, args=argv, description=__doc__)
     if len(argv) < 2 or argv[1].startswith("-"):
         raise SystemExit("usage: train_teacher.py from-run FOLDER [--run-dir DIR] [--train.* ...]")
     folder = argv[1]
     default = TrainTeacher(run_dir=folder, train=ga.TrainConfig.from_run(folder))
-    return tyro.cli(TrainTeacher, default=default, args=argv[2:])
+    return tyro.cli(TrainTeacher, default=default, args=argv[2:], description=__doc__)
 
 
 if __name__ == "__main__":

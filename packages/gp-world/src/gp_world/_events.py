@@ -118,7 +118,7 @@ def _stopping_speed(distance: Array, decel: float) -> Array:
 
 
 CONFLICT_ROUTE_POINTS = 12  # route points (2 m apart) ahead searched for crossing traffic
-CROSSING_ANGLE = 0.5236  # rad (30 deg): others heading further from the route than this cross it
+CROSSING_ANGLE = math.radians(30.0)  # others heading further from the route than this cross it
 CONFLICT_TIME_GAP = 1.0  # s: the ego keeps its way only when it passes this long before the other
 
 
