@@ -4,6 +4,9 @@ Two measurements per (map size, worlds, agents): `step+events` (dynamics, route 
 collisions, off-road, lights, reward, respawn) and `step+events+obs` (the same plus the full
 privileged observation of every agent, reduced to a checksum so nothing is dead code).
 Each call runs `STEPS_PER_CALL` steps in one jitted scan, vmapped over worlds.
+Village worlds are also timed with the safe speed on (`step+events`, `safe_speed`): "corridor"
+weights the overspeed term (red lights and the agent ahead, as the `demo` teacher preset does),
+"crossing" adds crossing traffic (`conflict_horizon` 3 s).
 """
 
 from __future__ import annotations
@@ -26,12 +29,23 @@ SIZES = {
 }
 
 
-def _config(town: str, agents: int) -> gw.WorldConfig:
+SAFE_SPEED = {
+    "off": {},
+    "corridor": {"reward_overspeed": (0.01, 0.01)},
+    "crossing": {"reward_overspeed": (0.01, 0.01), "conflict_horizon": 3.0},
+}
+
+
+def _config(town: str, agents: int, safe_speed: str = "off") -> gw.WorldConfig:
     base = gw.WorldConfig.village() if town == "village" else gw.WorldConfig.city()
-    return dataclasses.replace(base, num_maps=2, routes_per_map=256, num_agents=agents)
+    return dataclasses.replace(
+        base, num_maps=2, routes_per_map=256, num_agents=agents, **SAFE_SPEED[safe_speed]
+    )
 
 
-def _workload(world: gw.World, town: str, worlds: int, observe: bool) -> Workload:
+def _workload(
+    world: gw.World, town: str, worlds: int, observe: bool, safe_speed: str = "off"
+) -> Workload:
     cfg = world.config
     key = jax.random.key(0)
     states = eqx.filter_jit(lambda w, k: jax.vmap(w.reset)(jax.random.split(k, worlds)))(world, key)
@@ -77,6 +91,7 @@ def _workload(world: gw.World, town: str, worlds: int, observe: bool) -> Workloa
             "worlds": worlds,
             "agents": cfg.num_agents,
             "observation": observe,
+            "safe_speed": safe_speed,
             "steps_per_call": STEPS_PER_CALL,
         },
         backend="xla",
@@ -98,3 +113,7 @@ def workloads(preset: str) -> Iterator[Workload]:
             world = gw.World(_config(town, agents), bank)
             for observe in (False, True):
                 yield _workload(world, town, worlds, observe)
+            if town == "village":
+                for safe_speed in ("corridor", "crossing"):
+                    hazard_world = gw.World(_config(town, agents, safe_speed), bank)
+                    yield _workload(hazard_world, town, worlds, False, safe_speed)

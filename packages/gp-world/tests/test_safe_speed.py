@@ -195,7 +195,7 @@ def test_crossing_speed_by_hand(key, ego_speed, other_xy, other_yaw, other_speed
     the ego's front bumper, so the ego must keep to sqrt(2 * 3 * (7.75 - 2)) = 5.87 m/s."""
     state = jax.jit(gw.World(TOY, gw.build_map_bank(TOY)).reset)(key)
     agents = _two_agents(state, ego_speed, other_xy, other_yaw, other_speed)
-    k = gw.CONFLICT_ROUTE_POINTS
+    k = 12  # 24 m of route ahead, as the world searches
     x = 2.0 * jnp.arange(1, k + 1, dtype=jnp.float32)
     points = jnp.broadcast_to(jnp.stack([x, jnp.zeros_like(x)], -1), (TOY.num_agents, k, 2))
     heading = jnp.zeros((TOY.num_agents, k))

@@ -130,7 +130,7 @@ def distill_student(
     if dagger is None:
         dagger = build_distillation(cfg, teacher)[0]
     checkpoints = ga.Checkpointer(
-        run_dir / "checkpoints", maths, keep=cfg.keep_checkpoints, complete=_complete_maths
+        run_dir / "checkpoints", maths, keep=cfg.keep_checkpoints, complete=_strip
     )
     metrics_path = run_dir / "metrics.jsonl"
     state = dagger.init(jax.random.key(cfg.seed))
@@ -196,14 +196,9 @@ def _config_from_saved(saved: dict[str, Any]) -> DistillConfig:
     )
 
 
-def _complete_maths(saved: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint's maths config as an older version saved it, in today's form (fields added
-    since take their defaults)."""
-    return _maths_config(ga.config_from_json(DistillConfig, saved))
-
-
 def _strip(saved: dict[str, Any]) -> dict[str, Any]:
-    """A saved config.json reduced to the keys that must match on resume."""
+    """A saved config.json, or a checkpoint's maths config, reduced to the keys that must match
+    on resume, in today's form (fields added since the save take their defaults)."""
     return _maths_config(_config_from_saved(saved))
 
 

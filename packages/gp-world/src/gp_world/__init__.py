@@ -11,7 +11,7 @@ from gp_world._dynamics import (
     forward,
     inverse,
 )
-from gp_world._events import CONFLICT_ROUTE_POINTS, Events, crossing_speed, safe_speed
+from gp_world._events import Events, crossing_speed, safe_speed
 from gp_world._geometry import box_corners, boxes_overlap, to_ego
 from gp_world._lights import GREEN, NO_LIGHT, RED, YELLOW, Lights, light_state
 from gp_world._map_bank import (
@@ -37,7 +37,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AGENT_KINDS",
-    "CONFLICT_ROUTE_POINTS",
     "GREEN",
     "MAP_CLASSES",
     "MAP_FORMAT_VERSION",

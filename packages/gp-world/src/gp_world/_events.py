@@ -39,12 +39,20 @@ class RouteFrame(eqx.Module):
     speed_limit: Float[Array, " A"]
 
 
+def _route_window(
+    agents: Agents, maps: MapBank, m: Array, start: int, stop: int
+) -> tuple[Int[Array, "A W"], Float[Array, "A W 7"]]:
+    """Route point indices route_index + start ... + stop - 1, clipped to the route, and the
+    points themselves (x, y, heading, arc length, speed limit, cos, sin)."""
+    offsets = jnp.arange(start, stop, dtype=jnp.int32)
+    last = maps.route_num_points[m, agents.route] - 1
+    index = jnp.clip(agents.route_index[:, None] + offsets[None, :], 0, last[:, None])
+    return index, maps.route_points[m, agents.route[:, None], index]
+
+
 def track_route(agents: Agents, maps: MapBank, m: Array) -> RouteFrame:
     """Project each agent on its route, searching a fixed window ahead of its last point."""
-    offsets = jnp.arange(*ROUTE_WINDOW, dtype=jnp.int32)
-    last = maps.route_num_points[m, agents.route] - 1
-    cand = jnp.clip(agents.route_index[:, None] + offsets[None, :], 0, last[:, None])
-    pts = maps.route_points[m, agents.route[:, None], cand]  # [A, W, 7]
+    cand, pts = _route_window(agents, maps, m, *ROUTE_WINDOW)  # [A, W], [A, W, 7]
     d2 = (pts[..., 0] - agents.x[:, None]) ** 2 + (pts[..., 1] - agents.y[:, None]) ** 2
     best = jnp.argmin(d2, axis=1)
     p = jnp.take_along_axis(pts, best[:, None, None], axis=1)[:, 0]
@@ -159,9 +167,9 @@ def crossing_speed(
     reach = 0.5 * a.width[:, None, None] + 0.5 * (
         a.width[None, None, :] * jnp.abs(cos_phi) + a.length[None, None, :] * jnp.abs(sin_phi)
     )
-    inside = rr < jnp.square(reach)
     # The other is within `reach` of the point between the roots t = (rv -+ root) / vv of
-    # |r - v t| = reach; the time tests are multiplied through by vv > 0 (no divisions).
+    # |r - v t| = reach; the time tests are multiplied through by vv > 0 (no divisions). An
+    # agent there now (rr < reach^2) has roots either side of 0, so it passes too.
     disc = jnp.square(rv) - vv * (rr - jnp.square(reach))
     root = jnp.sqrt(jnp.maximum(disc, 0.0))
     ego_arrives = to_point / jnp.maximum(a.speed, 0.1)[:, None]  # [A, K]
@@ -171,7 +179,7 @@ def crossing_speed(
     conflict = (
         others[:, None, :]
         & (cos_phi < math.cos(CROSSING_ANGLE))
-        & (inside | passes)
+        & passes
         & (to_point > 0.0)[..., None]
     ).any(-1)
     v_stop = _stopping_speed(to_point - margin, decel)
@@ -215,9 +223,7 @@ def safe_speed(
     v_lead = jnp.min(jnp.where(in_corridor, v_follow, jnp.inf), axis=1)
     v_safe = jnp.minimum(a.speed_limit, jnp.minimum(v_line, v_lead))
     if cfg.conflict_horizon > 0.0:
-        last = maps.route_num_points[m, a.route] - 1
-        ahead_index = a.route_index[:, None] + jnp.arange(1, CONFLICT_ROUTE_POINTS + 1)[None, :]
-        pts = maps.route_points[m, a.route[:, None], jnp.minimum(ahead_index, last[:, None])]
+        _, pts = _route_window(a, maps, m, 1, CONFLICT_ROUTE_POINTS + 1)
         to_point = pts[..., 3] - a.route_s[:, None] - 0.5 * a.length[:, None]
         v_cross = crossing_speed(
             a, pts[..., :2], pts[..., 2], to_point, cfg.conflict_horizon, decel, cfg.safe_margin

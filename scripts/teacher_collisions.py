@@ -1,0 +1,171 @@
+"""Where and how a teacher collides on held-out towns: `python scripts/teacher_collisions.py RUN`.
+
+Every agent of `--worlds` held-out worlds is driven greedily by the teacher for `--steps` steps
+(episodes of up to 120 s, as for the shipped teachers' tables); each colliding agent-step is one
+count (a contact of two agents counts twice). Printed:
+- the share of colliding agents within 15 m of a junction centre, against the share of all
+  agent-steps spent there;
+- the contacts by the heading of the nearest other agent (crossing 0.5-2.6 rad apart, head-on
+  above 2.6, rear-ending / rear-ended below 0.5 with the other ahead / behind), and how many of
+  each were in a junction;
+- among contacts where both agents passed a stop line of the same junction within the last 40 m
+  of route, how many had entered on the same signal phase;
+- how many collisions the safe speed warned of: more than 1 m/s of overspeed in the 1.5 s before
+  (collisions with that much history in their episode), with the straight corridor alone and
+  with crossing traffic (`conflict_horizon`, `--horizon` seconds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tyro
+
+import gp_agents as ga
+import gp_world as gw
+
+JUNCTION_RADIUS = 15.0  # m from an intersection centre
+PASSED_LINE = 40.0  # m of route since the last stop line
+WARNING_STEPS = 15  # 1.5 s of history before a collision
+WARNING_OVERSPEED = 1.0  # m/s
+
+
+@dataclasses.dataclass(frozen=True)
+class TeacherCollisions:
+    run: tyro.conf.Positional[str]
+    """Teacher run folder (`folder` or `folder@update`)."""
+    worlds: int = 16
+    steps: int = 2000
+    key: int = 7
+    horizon: float = 3.0
+    """Crossing-traffic horizon (s) for the warning count."""
+
+
+def _last_stop_line(state: gw.WorldState, maps: gw.MapBank):
+    """(intersection, phase, metres since) of each agent's last passed stop line (-1 if none)."""
+    a = state.agents
+    stop_s = maps.route_stop_s[state.map_id, a.route]
+    k = (stop_s <= a.route_s[:, None]).sum(-1) - 1
+    safe_k = jnp.maximum(k, 0)
+    line = jnp.where(k >= 0, maps.route_stop_line[state.map_id, a.route, safe_k], -1)
+    safe_line = jnp.maximum(line, 0)
+    since = a.route_s - jnp.take_along_axis(stop_s, safe_k[:, None], 1)[:, 0]
+    return (
+        jnp.where(line >= 0, maps.stop_line_intersection[state.map_id, safe_line], -1),
+        jnp.where(line >= 0, maps.stop_line_phase[state.map_id, safe_line], -1),
+        jnp.where(line >= 0, since, jnp.inf),
+    )
+
+
+def _junction_distance(state: gw.WorldState, maps: gw.MapBank):
+    a, m = state.agents, state.map_id
+    centres = maps.intersection_centres[m]  # [I, 2]
+    d = jnp.hypot(a.x[:, None] - centres[None, :, 0], a.y[:, None] - centres[None, :, 1])
+    return jnp.min(jnp.where(maps.intersections_valid[m][None, :], d, jnp.inf), axis=1)
+
+
+@eqx.filter_jit
+def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: int, steps: int):
+    maps = world.maps
+    k_reset, k_drive = jax.random.split(key)
+    states = jax.vmap(world.reset)(jax.random.split(k_reset, num_worlds))
+
+    def safe(cfg):
+        return jax.vmap(lambda s: gw.safe_speed(s.agents, s.lights, maps, s.map_id, cfg))
+
+    def body(states, k):
+        action, _, _ = ga.policy_act(policy, jax.vmap(world.observe)(states), k, True)
+        a = states.agents
+        # The nearest other agent, its position in the ego frame and its relative heading.
+        dx = a.x[:, None, :] - a.x[:, :, None]
+        dy = a.y[:, None, :] - a.y[:, :, None]
+        far = jnp.eye(a.x.shape[1], dtype=bool) | ~a.valid[:, None, :]
+        other = jnp.argmin(jnp.where(far, jnp.inf, dx**2 + dy**2), axis=-1)
+        pick = lambda x: jnp.take_along_axis(x, other[..., None], -1)[..., 0]  # noqa: E731
+        ahead = jnp.cos(a.yaw) * pick(dx) + jnp.sin(a.yaw) * pick(dy)
+        turn = jnp.take_along_axis(a.yaw, other, -1) - a.yaw
+        heading = jnp.abs(jnp.arctan2(jnp.sin(turn), jnp.cos(turn)))
+        intersection, phase, since = jax.vmap(lambda s: _last_stop_line(s, maps))(states)
+        record = dict(
+            speed=a.speed,
+            corridor=safe(world.config)(states),
+            crossing=safe(crossing)(states),
+            junction=jax.vmap(lambda s: _junction_distance(s, maps))(states),
+            other=other,
+            ahead=ahead,
+            heading=heading,
+            intersection=intersection,
+            phase=phase,
+            since=since,
+        )
+        states, out = jax.vmap(world.step)(states, action)
+        record.update(collision=out.events.collision & out.valid, valid=out.valid, done=out.done)
+        return states, record
+
+    return jax.lax.scan(body, states, jax.random.split(k_drive, steps))[1]
+
+
+def main(args: TeacherCollisions) -> None:
+    folder, step = ga.split_run_step(args.run)
+    policy, cfg = ga.load_teacher(folder, step=step)
+    world_cfg = dataclasses.replace(cfg.world, max_episode_steps=1200)
+    world = gw.World(world_cfg, gw.build_map_bank(world_cfg, split="heldout"))
+    crossing = dataclasses.replace(world_cfg, conflict_horizon=args.horizon)
+    r = jax.device_get(
+        _drive(policy, world, crossing, jax.random.key(args.key), args.worlds, args.steps)
+    )
+    hit, valid = r["collision"], r["valid"]
+    near = r["junction"] < JUNCTION_RADIUS
+    print(
+        f"{args.run}: {int(hit.sum())} colliding agent-steps, {near[hit].mean():.0%} within "
+        f"{JUNCTION_RADIUS:.0f} m of a junction centre ({near[valid].mean():.0%} of agent-steps)"
+    )
+    heading, ahead = r["heading"][hit], r["ahead"][hit]
+    kinds = np.where(
+        heading > 2.6,
+        "head-on",
+        np.where(heading > 0.5, "crossing", np.where(ahead > 0, "rear-ending", "rear-ended")),
+    )
+    for kind in ("crossing", "head-on", "rear-ending", "rear-ended"):
+        mine = kinds == kind
+        print(f"  {kind}: {int(mine.sum())}, {int((mine & near[hit]).sum())} in a junction")
+
+    t, w, i = np.nonzero(hit)
+    j = r["other"][t, w, i]
+    same_junction = (
+        (r["intersection"][t, w, i] >= 0)
+        & (r["intersection"][t, w, i] == r["intersection"][t, w, j])
+        & (r["since"][t, w, i] <= PASSED_LINE)
+        & (r["since"][t, w, j] <= PASSED_LINE)
+    )
+    same_phase = same_junction & (r["phase"][t, w, i] == r["phase"][t, w, j])
+    print(
+        f"  both just past the same junction's stop lines: {int(same_junction.sum())}, "
+        f"{int(same_phase.sum())} of them entered on the same phase"
+    )
+
+    warned = {"corridor": 0, "crossing": 0}
+    counted = 0
+    for tt, ww, ii in zip(t, w, i, strict=True):
+        window = slice(tt - WARNING_STEPS, tt)
+        if tt < WARNING_STEPS or r["done"][window, ww, ii].any():
+            continue  # not 1.5 s of this episode behind it
+        counted += 1
+        for name in warned:
+            over = r["speed"][window, ww, ii] - r[name][window, ww, ii]
+            warned[name] += int((over > WARNING_OVERSPEED).any())
+    print(
+        f"  warned by > {WARNING_OVERSPEED:.0f} m/s of overspeed in the 1.5 s before, of "
+        f"{counted} collisions with that history: corridor {warned['corridor']}, with crossing "
+        f"traffic ({args.horizon:g} s) {warned['crossing']}"
+    )
+    binds = (r["crossing"] < r["corridor"] - 0.5)[valid].mean()
+    print(f"  crossing traffic lowers the safe speed by > 0.5 m/s on {binds:.1%} of agent-steps")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(TeacherCollisions))
