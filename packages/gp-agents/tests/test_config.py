@@ -27,3 +27,15 @@ def test_unknown_or_bad_fields_are_named():
         ga.PPOConfig(longitudinal_entropy_floor=-0.5)
     with pytest.raises(ValueError, match="num_minibatches"):
         ga.PPOConfig(rollout_steps=3, num_minibatches=2).check_divides(num_agents=1, num_devices=1)
+    with pytest.raises(ValueError, match="ent_coef_end"):
+        ga.PPOConfig(ent_coef_end=-0.01)
+
+
+def test_entropy_bonus_schedule():
+    constant = ga.PPOConfig(ent_coef=0.03, num_updates=11)
+    assert [float(ga.entropy_coefficient(constant, u)) for u in (0, 10)] == pytest.approx(
+        [0.03, 0.03]
+    )
+    falling = ga.PPOConfig(ent_coef=0.03, ent_coef_end=0.01, num_updates=11)
+    got = [float(ga.entropy_coefficient(falling, u)) for u in (0, 5, 10, 20)]
+    assert got == pytest.approx([0.03, 0.02, 0.01, 0.01])  # held at the end after the run

@@ -33,6 +33,7 @@ CFG = ga.TrainConfig(
         epochs=2,
         num_minibatches=2,
         advantage_filter=0.05,
+        ent_coef_end=0.0,
     ),
     log_every=2,
     checkpoint_every=2,
@@ -89,6 +90,8 @@ def test_training_moves_the_policy_and_logs_finite_metrics(sharded_run, trainer4
     for name, values in metrics.items():
         assert np.all(np.isfinite(values)), name
     assert 0.0 < float(metrics["advantage_kept_fraction"][-1]) < 1.0  # the filter dropped some
+    # The entropy bonus falls linearly from 0.01 at update 0 to 0 at the last (update 3).
+    np.testing.assert_allclose(metrics["ent_coef"], [0.01, 0.01 * 2 / 3], rtol=1e-6)
     # Its actions (three steering values) have no accelerator axis: no per-axis entropies.
     assert "entropy_longitudinal" not in metrics and "entropy_lateral" not in metrics
 

@@ -27,6 +27,7 @@ from gp_agents._teacher import SET_NAMES, SetEncoder, TeacherPolicy, masked_max_
 from gp_agents._trainer import (
     Trainer,
     TrainState,
+    entropy_coefficient,
     learning_rate_schedule,
     make_optimizer,
     make_train,
@@ -69,6 +70,7 @@ __all__ = [
     "build_world",
     "config_differences",
     "config_from_json",
+    "entropy_coefficient",
     "episode_metrics",
     "evaluate_policy",
     "gae",

@@ -69,7 +69,7 @@ def ppo_loss(
     *,
     clip_eps: float,
     vf_coef: float,
-    ent_coef: float,
+    ent_coef: float | Array,
     entropy_floor: float = 0.0,
     entropy_floor_coef: float = 0.0,
 ) -> PPOLossTerms:

@@ -63,6 +63,15 @@ def learning_rate_schedule(ppo: PPOConfig) -> optax.Schedule:
     return schedule
 
 
+def entropy_coefficient(ppo: PPOConfig, update: Array | int) -> Array:
+    """The entropy bonus at update `update` (0-based): `ent_coef`, or linear from it to
+    `ent_coef_end` over the run's `num_updates` (held there after)."""
+    if ppo.ent_coef_end is None:
+        return jnp.asarray(ppo.ent_coef, jnp.float32)
+    done = jnp.clip(jnp.asarray(update, jnp.float32) / max(ppo.num_updates - 1, 1), 0.0, 1.0)
+    return ppo.ent_coef + (ppo.ent_coef_end - ppo.ent_coef) * done
+
+
 def make_optimizer(ppo: PPOConfig) -> optax.GradientTransformation:
     """Adam with global-norm clipping and the configured schedule."""
     return optax.chain(
@@ -178,7 +187,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             advantage_max=jax.device_put(jnp.zeros((), jnp.float32), replicated),
         )
 
-    def minibatch_loss(params, static, batch, advantages, targets, mask):
+    def minibatch_loss(params, static, batch, advantages, targets, mask, ent_coef):
         policy = eqx.combine(params, static)
         dist, value = jax.vmap(jax.vmap(policy))(batch.observation)
         log_prob = jax.vmap(jax.vmap(lambda d, a: d.log_prob(a)))(dist, batch.action)
@@ -197,7 +206,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             mask,
             clip_eps=ppo.clip_eps,
             vf_coef=ppo.vf_coef,
-            ent_coef=ppo.ent_coef,
+            ent_coef=ent_coef,
             entropy_floor=ppo.longitudinal_entropy_floor,
             entropy_floor_coef=ppo.entropy_floor_coef,
         )
@@ -238,6 +247,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         flat = jax.tree.map(world_rows, (transitions, advantages, targets, mask))
         flat = constrain(flat, None)
         params, static = eqx.partition(state.policy, eqx.is_array)
+        ent_coef = entropy_coefficient(ppo, state.update)
 
         def epoch(carry, epoch_key):
             params, opt_state = carry
@@ -258,7 +268,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
                 params, opt_state = carry
                 minibatch = constrain(minibatch, None)
                 batch, adv, tgt, msk = minibatch
-                grads, terms = grad_fn(params, static, batch, adv, tgt, msk)
+                grads, terms = grad_fn(params, static, batch, adv, tgt, msk, ent_coef)
                 # optax raises float constants to int32 step counts (bias correction).
                 with jax.numpy_dtype_promotion("standard"):
                     updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -282,6 +292,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             "advantage_kept_fraction": kept_fraction,
             "advantage_max": advantage_max,
             "learning_rate": schedule(state.update * (ppo.epochs * ppo.num_minibatches)),
+            "ent_coef": ent_coef,
             "value_mean": masked_mean(transitions.value, transitions.valid),
         }
         if has_axes:

@@ -71,6 +71,10 @@ class PPOConfig:
     clip_eps: float = 0.2
     vf_coef: float = 0.5
     ent_coef: float = 0.01
+    ent_coef_end: float | None = None
+    """The entropy bonus at the last update, reached linearly from `ent_coef` at the first
+    (None: `ent_coef` throughout). A large early bonus keeps an agent that cannot steer yet
+    exploring; a smaller one later lets a driver that can steer commit to its choices."""
     longitudinal_entropy_floor: float = 0.0
     """Nats. When the minibatch-mean entropy of the longitudinal action alone (the accelerator
     of the accel x steer grid, the longitudinal jerk, the Beta's accel dimension) falls below
@@ -114,6 +118,11 @@ class PPOConfig:
             raise ValueError(
                 "PPOConfig.longitudinal_entropy_floor must be >= 0 (0 disables), got "
                 f"{self.longitudinal_entropy_floor}"
+            )
+        if self.ent_coef < 0.0 or (self.ent_coef_end is not None and self.ent_coef_end < 0.0):
+            raise ValueError(
+                f"PPOConfig: ent_coef and ent_coef_end must be >= 0, got {self.ent_coef} and "
+                f"{self.ent_coef_end}"
             )
         if self.clip_eps <= 0.0:
             raise ValueError(f"PPOConfig.clip_eps must be > 0, got {self.clip_eps}")
