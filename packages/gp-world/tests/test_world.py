@@ -307,3 +307,31 @@ def test_reward_condition_fixes_the_chosen_weights(toy_world, toy_reset, key):
         dataclasses.replace(TOY, reward_condition=(("colision", 1.0),))
     with pytest.raises(ValueError, match="reward_condition"):
         dataclasses.replace(TOY, reward_condition=(("collision", 1.5),))
+
+
+def test_turn_signals_on_the_ring(toy_world, toy_reset, key):
+    """The ring is driven counter-clockwise (radius 30-37 m): 30 m of route turn by about 0.9
+    rad, a left signal; 10 m by 0.3 rad, below the 0.5 rad a signal needs."""
+    a = toy_reset(key).agents
+    signals = lambda d: np.asarray(gw.turn_signals(a, toy_world.maps, 0, d))  # noqa: E731
+    far = np.asarray(a.valid & (a.route_length - a.route_s > 30.0))
+    assert far.any()
+    np.testing.assert_array_equal(signals(30.0)[:, 0], far)  # nearer the end: less turn ahead
+    assert not signals(30.0)[:, 1].any() and not signals(10.0).any()
+    with pytest.raises(ValueError, match="turn_signal_distance"):
+        dataclasses.replace(TOY, turn_signal_distance=-1.0)
+
+
+def test_observed_agents_show_their_turn_signals(village_world, village_rollout):
+    """With indicators each observed agent gains (left, right) after its 8 features, the rest of
+    the observation unchanged; in a town some agents signal left, some right, none both."""
+    final, obs = village_rollout[1], village_rollout[3]
+    cfg = dataclasses.replace(village_world.config, turn_signal_distance=30.0)
+    signalling = gw.World(cfg, village_world.maps)
+    seen = jax.jit(jax.vmap(signalling.observe))(final)
+    for name in ("ego", "route", "lane_points", "stop_lines", "agents_valid"):
+        np.testing.assert_array_equal(getattr(seen, name), getattr(obs, name))
+    np.testing.assert_array_equal(seen.agents[..., :8], obs.agents)
+    lights = np.asarray(seen.agents[..., 8:])[np.asarray(seen.agents_valid)]
+    assert set(np.unique(lights)) <= {0.0, 1.0} and lights.sum(-1).max() == 1
+    assert lights[:, 0].any() and lights[:, 1].any()

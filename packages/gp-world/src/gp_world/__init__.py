@@ -26,7 +26,7 @@ from gp_world._map_bank import (
     save_map_bank,
     stack_maps,
 )
-from gp_world._observation import PrivilegedObservation
+from gp_world._observation import PrivilegedObservation, turn_signals
 from gp_world._road_network import Lane, RoadNetwork, ring_road
 from gp_world._scene import MAP_CLASSES, MapGeometry, Scene, map_geometry
 from gp_world._town import generate_town
@@ -83,4 +83,5 @@ __all__ = [
     "save_map_bank",
     "stack_maps",
     "to_ego",
+    "turn_signals",
 ]

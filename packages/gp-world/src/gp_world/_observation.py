@@ -21,6 +21,8 @@ from gp_world.config import AGENT_KINDS, WorldConfig
 EGO_FEATURES = 16  # + num_reward_terms; see `ego_features`
 ROUTE_FEATURES = 5  # x, y, cos, sin (relative heading), speed limit
 AGENT_FEATURES = 8  # x, y, cos, sin (relative yaw), vx, vy (relative, ego frame), length, width
+SIGNAL_FEATURES = 2  # left and right turn signal of another agent (with `turn_signal_distance`)
+TURN_SIGNAL_ANGLE = 0.5  # radians the route turns within the signal distance to signal
 LANE_FEATURES = 5  # x, y, cos, sin (relative heading), speed limit
 EDGE_FEATURES = 4  # x0, y0, x1, y1
 STOP_FEATURES = 3 + NUM_LIGHT_STATES  # distance along route, x, y, light one-hot
@@ -32,7 +34,7 @@ class PrivilegedObservation(eqx.Module):
     ego: Float[Array, "A E"]
     route: Float[Array, "A R 5"]
     route_valid: Bool[Array, "A R"]
-    agents: Float[Array, "A K 8"]
+    agents: Float[Array, "A K F"]  # F = 8, + 2 turn signals with `turn_signal_distance`
     agents_valid: Bool[Array, "A K"]
     lane_points: Float[Array, "A L 5"]
     lane_points_valid: Bool[Array, "A L"]
@@ -65,6 +67,25 @@ def _grid_lists(grid: Array, agents: Agents, maps: MapBank, m: Array, k: int) ->
     inside = (cx >= 0) & (cx < gw) & (cy >= 0) & (cy < gh)
     ids = grid[m, jnp.clip(cy, 0, gh - 1), jnp.clip(cx, 0, gw - 1), :k]
     return jnp.where(inside[:, None], ids, -1)
+
+
+def turn_signals(agents: Agents, maps: MapBank, m: Array, distance: float) -> Float[Array, "A 2"]:
+    """(left, right) indicator of each agent, 1.0 when on: its route turns by more than
+    TURN_SIGNAL_ANGLE between where the agent is and `distance` metres further on (the route's
+    end when nearer), as a driver signals the turn of the next junction. Gentle bends stay
+    below the angle; once the agent is through most of a turn the signal goes off."""
+    last = maps.route_num_points[m, agents.route] - 1
+    step = max(1, round(distance / maps.lane_point_spacing))
+    index = agents.route_index  # the route frame cached by the last step
+    ahead = jnp.minimum(index + step, last)
+    here = maps.route_points[m, agents.route, jnp.minimum(index, last)]
+    there = maps.route_points[m, agents.route, ahead]
+    cos_turn, sin_turn = _relative(there[:, 5], there[:, 6], here[:, 5], here[:, 6])
+    turn = jnp.arctan2(sin_turn, cos_turn)  # + left (counter-clockwise)
+    on = agents.valid
+    return jnp.stack(
+        [on & (turn > TURN_SIGNAL_ANGLE), on & (turn < -TURN_SIGNAL_ANGLE)], -1
+    ).astype(jnp.float32)
 
 
 def observe(
@@ -135,6 +156,9 @@ def observe(
     ovx = a.speed[idx] * dc - a.speed[:, None]
     ovy = a.speed[idx] * ds
     other = jnp.stack([ex, ey, dc, ds, ovx, ovy, a.length[idx], a.width[idx]], -1)
+    if cfg.turn_signal_distance > 0:
+        signals = turn_signals(a, maps, m, cfg.turn_signal_distance)
+        other = jnp.concatenate([other, signals[idx]], -1)
     agents_valid = agents_valid & a.valid[:, None]
 
     # Lane points and road-edge segments listed for the agent's grid cell.

@@ -133,6 +133,10 @@ class WorldConfig:
     num_road_edges: int = 16
     num_stop_lines: int = 4
     observation_range: float = 50.0  # metres; farther agents are masked out
+    # Metres of route ahead whose turn an agent signals to the others: each observed agent gains
+    # a left and a right indicator, on when its route turns by more than 0.5 rad within this
+    # distance (0: no indicators, 8 features per observed agent).
+    turn_signal_distance: float = 0.0
 
     def __post_init__(self) -> None:
         if self.num_agents < 1:
@@ -148,6 +152,11 @@ class WorldConfig:
         if self.conflict_horizon < 0:
             raise ValueError(
                 f"conflict_horizon is seconds ahead (>= 0, 0: off), got {self.conflict_horizon}"
+            )
+        if self.turn_signal_distance < 0:
+            raise ValueError(
+                "turn_signal_distance is metres of route ahead (>= 0, 0: no indicators), got "
+                f"{self.turn_signal_distance}"
             )
         if abs(sum(self.kind_probs) - 1.0) > 1e-6:
             raise ValueError(f"kind_probs must sum to 1, got {self.kind_probs}")
