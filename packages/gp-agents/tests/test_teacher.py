@@ -120,6 +120,19 @@ def test_policy_heads_shapes_and_agent_order(key, kind):
     np.testing.assert_allclose(outputs(policy, shuffled)[0], latent, rtol=TOL, atol=TOL)
 
 
+def test_an_observation_of_another_layout_is_named(key):
+    """A world configured otherwise than the teacher's (here: turn signals added to the other
+    agents' rows) fails while tracing, naming the field, not deep inside a matrix product."""
+    k_obs, k_pol = jax.random.split(key)
+    obs = _as_module(_observation(k_obs))
+    policy = TeacherPolicy(TeacherConfig.toy(), obs, _Space("discrete"), key=k_pol)
+    wider = eqx.tree_at(lambda o: o.agents, obs, jnp.pad(obs.agents, ((0, 0), (0, 2))))
+    with pytest.raises(ValueError, match="'agents' rows have 7 features, this world's have 9"):
+        jax.eval_shape(policy, wider)
+    with pytest.raises(ValueError, match="'ego'"):
+        policy.value(eqx.tree_at(lambda o: o.ego, obs, obs.ego[:5]))
+
+
 def test_beta_matches_scipy():
     alpha, beta = jnp.array([2.0, 0.7]), jnp.array([3.0, 1.5])
     low, high = jnp.array([-4.0, -0.5]), jnp.array([2.0, 0.5])

@@ -134,7 +134,26 @@ class TeacherPolicy(eqx.Module):
         self.actor_head = eqx.tree_at(lambda h: h.weight, head, head.weight * 0.01)
         self.critic_head = eqx.nn.Linear(cfg.trunk_width, 1, key=keys[-1])
 
+    def check_observation(self, observation: Any) -> None:
+        """Raise a ValueError naming the field when `observation` (any batch shape) has other
+        feature sizes than this policy was built for: a world configured otherwise than the
+        teacher's training world (reward terms, turn signals, another observation layout).
+        Shapes are static, so every call checks this while tracing, at no cost when running."""
+        expected = {"ego": self.ego_encoder.layers[0].in_features}
+        for name in SET_NAMES:
+            expected[name] = self.encoders[name].element_mlp.layers[0].in_features
+        for name, size in expected.items():
+            got = getattr(observation, name).shape[-1]
+            if got != size:
+                raise ValueError(
+                    f"the policy was built for observations whose {name!r} rows have {size} "
+                    f"features, this world's have {got}: its WorldConfig differs from the one "
+                    "the policy was trained on (e.g. reward terms or turn_signal_distance); "
+                    "build the world from the run's own config (TrainConfig.from_run)"
+                )
+
     def _fused(self, observation: Any) -> Float[Array, " f"]:
+        self.check_observation(observation)
         sets = [
             self.encoders[name](getattr(observation, name), getattr(observation, f"{name}_valid"))
             for name in SET_NAMES
