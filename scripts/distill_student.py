@@ -9,12 +9,18 @@ learning_curves.png. Running the same command again resumes from the newest chec
 `--ablation` runs BC, single-agent DAgger and self-play DAgger (and the loss ablations) at equal
 sample budget in sub-folders and plots them together (ablation.png, ablation.json).
 Without `--teacher-run` the teacher is the scripted route follower of `gp_distill.testing`.
+
+`from-run FOLDER` takes every field, and the teacher, from a run folder's config.json instead of
+a preset, so an older run resumes in FOLDER, or is reproduced from scratch in another folder
+given by `--run-dir`, whatever the presets have become since; flags still override, e.g.
+    python scripts/distill_student.py from-run runs/distill-demo --distill.dagger.iterations 80
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import jax
@@ -123,5 +129,21 @@ def main(args: DistillStudent) -> None:
         )
 
 
+def parse(argv: list[str]) -> DistillStudent:
+    """A preset with overrides, or `from-run FOLDER` with overrides."""
+    if argv[:1] != ["from-run"]:
+        return tyro.extras.overridable_config_cli(PRESETS, args=argv, description=__doc__)
+    if len(argv) < 2 or argv[1].startswith("-"):
+        raise SystemExit(
+            "usage: distill_student.py from-run FOLDER [--run-dir DIR] [--distill.* ...]"
+        )
+    folder = argv[1]
+    cfg, teacher = gd.run_config(folder)
+    default = DistillStudent(
+        run_dir=folder, teacher_run="" if teacher == "scripted" else teacher, distill=cfg
+    )
+    return tyro.cli(DistillStudent, default=default, args=argv[2:], description=__doc__)
+
+
 if __name__ == "__main__":
-    main(tyro.extras.overridable_config_cli(PRESETS))
+    main(parse(sys.argv[1:]))

@@ -144,6 +144,8 @@ def test_resume_is_exact(ci_run, tmp_path):
         saved = json.loads(path.read_text())
         del (saved["config"] if "config" in saved else saved)["world"]["idle_penalty"]
         path.write_text(json.dumps(saved))
+    # The config a run was saved with, completed: what `distill_student.py from-run` starts from.
+    assert gd.run_config(resumed_dir) == (CI, "scripted")
     resumed = gd.distill_student(CI, resumed_dir, dagger=dagger)
     a = eqx.filter(state.student, eqx.is_array)
     b = eqx.filter(resumed.student, eqx.is_array)

@@ -19,6 +19,7 @@ from gp_distill._run import (
     export_student,
     load_student,
     plot_distillation,
+    run_config,
 )
 from gp_distill.config import DaggerConfig, DistillConfig, LossWeights
 
@@ -51,6 +52,7 @@ __all__ = [
     "make_dagger",
     "make_optimizer",
     "plot_distillation",
+    "run_config",
     "sample_batch",
     "sample_terms",
     "teacher_action",

@@ -202,14 +202,25 @@ def _strip(saved: dict[str, Any]) -> dict[str, Any]:
     return _maths_config(_config_from_saved(saved))
 
 
+def run_config(run_dir: str | Path) -> tuple[DistillConfig, str]:
+    """(config, teacher name) a distillation run folder was saved with (its config.json, fields
+    added since taking their defaults): what reproduces or resumes that run, whatever the presets
+    have become since. The name is the teacher run (`folder` or `folder@update`) or "scripted"."""
+    config_path = Path(run_dir) / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a distillation run: no config.json")
+    try:
+        saved = json.loads(config_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{config_path} is not valid JSON: {err}") from err
+    return _config_from_saved(saved), str(saved.get("teacher_name", "scripted"))
+
+
 def load_student(run_dir: str | Path, step: int | None = None) -> tuple[Any, DistillConfig]:
     """(student, config) of a distillation run folder: the newest checkpoint's student (or
     `step`'s), restored alone (no world state, no buffer); raises CheckpointError clearly."""
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a distillation run: no config.json")
-    cfg = _config_from_saved(json.loads(config_path.read_text()))
+    cfg = run_config(run_dir)[0]
     # The student's shapes come from the configs alone: no maps are built or painted.
     example = ga.student_observation_spec(cfg.pixels, cfg.world.num_route_points)
     space = gw.action_space(cfg.world.action_space)
