@@ -12,7 +12,10 @@ count (a contact of two agents counts twice). Printed:
   of route, how many had entered on the same signal phase;
 - how many collisions the safe speed warned of: more than 1 m/s of overspeed in the 1.5 s before
   (collisions with that much history in their episode), with the straight corridor alone and
-  with crossing traffic (`conflict_horizon`, `--horizon` seconds).
+  with crossing traffic (`conflict_horizon`, `--horizon` seconds);
+- how often the agent collided with (its nearest other agent at the contact) was among the
+  agents it observed (the world's `num_nearest_agents` nearest within `observation_range`) 2 s
+  before, where both agents were in the same episodes throughout.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ JUNCTION_RADIUS = 15.0  # m from an intersection centre
 PASSED_LINE = 40.0  # m of route since the last stop line
 WARNING_STEPS = 15  # 1.5 s of history before a collision
 WARNING_OVERSPEED = 1.0  # m/s
+SEEN_STEPS = 20  # 2 s before a collision
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +88,13 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
         dx = a.x[:, None, :] - a.x[:, :, None]
         dy = a.y[:, None, :] - a.y[:, :, None]
         far = jnp.eye(a.x.shape[1], dtype=bool) | ~a.valid[:, None, :]
-        other = jnp.argmin(jnp.where(far, jnp.inf, dx**2 + dy**2), axis=-1)
+        d2 = jnp.where(far, jnp.inf, dx**2 + dy**2)
+        other = jnp.argmin(d2, axis=-1)
+        # rank[w, i, j]: how many agents are nearer to i than j is (the observation's order).
+        rank = (d2[:, :, None, :] < d2[:, :, :, None]).sum(-1)
+        observed = (rank < world.config.num_nearest_agents) & (
+            d2 < world.config.observation_range**2
+        )
         pick = lambda x: jnp.take_along_axis(x, other[..., None], -1)[..., 0]  # noqa: E731
         ahead = jnp.cos(a.yaw) * pick(dx) + jnp.sin(a.yaw) * pick(dy)
         turn = jnp.take_along_axis(a.yaw, other, -1) - a.yaw
@@ -101,6 +111,7 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
             intersection=intersection,
             phase=phase,
             since=since,
+            observed=observed,
         )
         states, out = jax.vmap(world.step)(states, action)
         record.update(collision=out.events.collision & out.valid, valid=out.valid, done=out.done)
@@ -162,6 +173,15 @@ def main(args: TeacherCollisions) -> None:
         f"  warned by > {WARNING_OVERSPEED:.0f} m/s of overspeed in the 1.5 s before, of "
         f"{counted} collisions with that history: corridor {warned['corridor']}, with crossing "
         f"traffic ({args.horizon:g} s) {warned['crossing']}"
+    )
+    seen = [
+        bool(r["observed"][tt - SEEN_STEPS, ww, ii, jj])
+        for tt, ww, ii, jj in zip(t, w, i, j, strict=True)
+        if tt >= SEEN_STEPS and not r["done"][tt - SEEN_STEPS : tt, ww][:, [ii, jj]].any()
+    ]
+    print(
+        f"  the agent collided with was observed {SEEN_STEPS / 10:g} s before in {sum(seen)} of "
+        f"{len(seen)} collisions (both agents in the same episodes throughout)"
     )
     binds = (r["crossing"] < r["corridor"] - 0.5)[valid].mean()
     print(f"  crossing traffic lowers the safe speed by > 0.5 m/s on {binds:.1%} of agent-steps")
