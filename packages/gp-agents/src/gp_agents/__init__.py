@@ -42,6 +42,7 @@ from gp_agents.config import (
     TeacherConfig,
     TrainConfig,
     config_from_json,
+    read_run_json,
 )
 
 __version__ = "0.1.0"
@@ -84,6 +85,7 @@ __all__ = [
     "plot_learning_curve",
     "policy_act",
     "ppo_loss",
+    "read_run_json",
     "replicate_on",
     "restore_from_run",
     "rollout",

@@ -213,14 +213,7 @@ class TrainConfig:
     def from_run(cls, run_dir: str | os.PathLike) -> TrainConfig:
         """The resolved config a `train_teacher` run folder was saved with (its config.json):
         what reproduces or resumes that run, whatever the presets have become since."""
-        path = Path(run_dir) / "config.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{run_dir} holds no teacher run (no config.json)")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err}") from err
-        return cls.from_json(data)
+        return cls.from_json(read_run_json(run_dir, "teacher run"))
 
     @classmethod
     def toy(cls) -> TrainConfig:
@@ -317,6 +310,18 @@ class TrainConfig:
             checkpoint_every=200,
             eval_every=500,
         )
+
+
+def read_run_json(run_dir: str | os.PathLike, kind: str) -> dict[str, Any]:
+    """The config.json of a run folder (`kind` names the run in errors: "teacher run"), with a
+    clear error when the folder holds none or the file is not JSON."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} holds no {kind} (no config.json)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
 
 
 def config_from_json(cls: Any, data: Any) -> Any:

@@ -206,13 +206,7 @@ def run_config(run_dir: str | Path) -> tuple[DistillConfig, str]:
     """(config, teacher name) a distillation run folder was saved with (its config.json, fields
     added since taking their defaults): what reproduces or resumes that run, whatever the presets
     have become since. The name is the teacher run (`folder` or `folder@update`) or "scripted"."""
-    config_path = Path(run_dir) / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a distillation run: no config.json")
-    try:
-        saved = json.loads(config_path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{config_path} is not valid JSON: {err}") from err
+    saved = ga.read_run_json(run_dir, "distillation run")
     return _config_from_saved(saved), str(saved.get("teacher_name", "scripted"))
 
 

@@ -21,7 +21,6 @@ from gp_world.config import AGENT_KINDS, WorldConfig
 EGO_FEATURES = 16  # + num_reward_terms; see `ego_features`
 ROUTE_FEATURES = 5  # x, y, cos, sin (relative heading), speed limit
 AGENT_FEATURES = 8  # x, y, cos, sin (relative yaw), vx, vy (relative, ego frame), length, width
-SIGNAL_FEATURES = 2  # left and right turn signal of another agent (with `turn_signal_distance`)
 TURN_SIGNAL_ANGLE = 0.5  # radians the route turns within the signal distance to signal
 LANE_FEATURES = 5  # x, y, cos, sin (relative heading), speed limit
 EDGE_FEATURES = 4  # x0, y0, x1, y1
