@@ -68,8 +68,8 @@ def entropy_coefficient(ppo: PPOConfig, update: Array | int) -> Array:
     `ent_coef_end` over the run's `num_updates` (held there after)."""
     if ppo.ent_coef_end is None:
         return jnp.asarray(ppo.ent_coef, jnp.float32)
-    done = jnp.clip(jnp.asarray(update, jnp.float32) / max(ppo.num_updates - 1, 1), 0.0, 1.0)
-    return ppo.ent_coef + (ppo.ent_coef_end - ppo.ent_coef) * done
+    falling = optax.linear_schedule(ppo.ent_coef, ppo.ent_coef_end, max(ppo.num_updates - 1, 1))
+    return jnp.asarray(falling(update), jnp.float32)
 
 
 def make_optimizer(ppo: PPOConfig) -> optax.GradientTransformation:

@@ -39,12 +39,11 @@ class RouteFrame(eqx.Module):
     speed_limit: Float[Array, " A"]
 
 
-def _route_window(
-    agents: Agents, maps: MapBank, m: Array, start: int, stop: int
+def route_window(
+    agents: Agents, maps: MapBank, m: Array, offsets: Array
 ) -> tuple[Int[Array, "A W"], Float[Array, "A W 7"]]:
-    """Route point indices route_index + start ... + stop - 1, clipped to the route, and the
+    """Route point indices route_index + offsets (int32[W]), clipped to the route, and the
     points themselves (x, y, heading, arc length, speed limit, cos, sin)."""
-    offsets = jnp.arange(start, stop, dtype=jnp.int32)
     last = maps.route_num_points[m, agents.route] - 1
     index = jnp.clip(agents.route_index[:, None] + offsets[None, :], 0, last[:, None])
     return index, maps.route_points[m, agents.route[:, None], index]
@@ -52,7 +51,7 @@ def _route_window(
 
 def track_route(agents: Agents, maps: MapBank, m: Array) -> RouteFrame:
     """Project each agent on its route, searching a fixed window ahead of its last point."""
-    cand, pts = _route_window(agents, maps, m, *ROUTE_WINDOW)  # [A, W], [A, W, 7]
+    cand, pts = route_window(agents, maps, m, jnp.arange(*ROUTE_WINDOW))  # [A, W], [A, W, 7]
     d2 = (pts[..., 0] - agents.x[:, None]) ** 2 + (pts[..., 1] - agents.y[:, None]) ** 2
     best = jnp.argmin(d2, axis=1)
     p = jnp.take_along_axis(pts, best[:, None, None], axis=1)[:, 0]
@@ -223,7 +222,7 @@ def safe_speed(
     v_lead = jnp.min(jnp.where(in_corridor, v_follow, jnp.inf), axis=1)
     v_safe = jnp.minimum(a.speed_limit, jnp.minimum(v_line, v_lead))
     if cfg.conflict_horizon > 0.0:
-        _, pts = _route_window(a, maps, m, 1, CONFLICT_ROUTE_POINTS + 1)
+        _, pts = route_window(a, maps, m, jnp.arange(1, CONFLICT_ROUTE_POINTS + 1))
         to_point = pts[..., 3] - a.route_s[:, None] - 0.5 * a.length[:, None]
         v_cross = crossing_speed(
             a, pts[..., :2], pts[..., 2], to_point, cfg.conflict_horizon, decel, cfg.safe_margin

@@ -6,13 +6,15 @@ centre (fixed capacity, precomputed per map), so they cost the same on a village
 
 from __future__ import annotations
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from gp_world._agents import Agents
-from gp_world._events import RouteFrame
+from gp_world._events import RouteFrame, route_window
 from gp_world._geometry import to_ego
 from gp_world._lights import NO_LIGHT, NUM_LIGHT_STATES, Lights, light_state
 from gp_world._map_bank import MapBank
@@ -73,18 +75,11 @@ def turn_signals(agents: Agents, maps: MapBank, m: Array, distance: float) -> Fl
     TURN_SIGNAL_ANGLE between where the agent is and `distance` metres further on (the route's
     end when nearer), as a driver signals the turn of the next junction. Gentle bends stay
     below the angle; once the agent is through most of a turn the signal goes off."""
-    last = maps.route_num_points[m, agents.route] - 1
     step = max(1, round(distance / maps.lane_point_spacing))
-    index = agents.route_index  # the route frame cached by the last step
-    ahead = jnp.minimum(index + step, last)
-    here = maps.route_points[m, agents.route, jnp.minimum(index, last)]
-    there = maps.route_points[m, agents.route, ahead]
-    cos_turn, sin_turn = _relative(there[:, 5], there[:, 6], here[:, 5], here[:, 6])
-    turn = jnp.arctan2(sin_turn, cos_turn)  # + left (counter-clockwise)
-    on = agents.valid
-    return jnp.stack(
-        [on & (turn > TURN_SIGNAL_ANGLE), on & (turn < -TURN_SIGNAL_ANGLE)], -1
-    ).astype(jnp.float32)
+    _, pts = route_window(agents, maps, m, jnp.array([0, step]))  # here and there [A, 2, 7]
+    cos_turn, sin_turn = _relative(pts[:, 1, 5], pts[:, 1, 6], pts[:, 0, 5], pts[:, 0, 6])
+    turning = agents.valid & (cos_turn < math.cos(TURN_SIGNAL_ANGLE))  # no trigonometry
+    return jnp.stack([turning & (sin_turn > 0), turning & (sin_turn < 0)], -1).astype(jnp.float32)
 
 
 def observe(
