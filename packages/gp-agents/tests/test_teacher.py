@@ -38,6 +38,36 @@ def test_masked_max_pool_ignores_invalid_rows_and_order(key):
     np.testing.assert_array_equal(masked_max_pool(poisoned, valid), pooled)
 
 
+def test_masked_max_pool_gradient_and_batches(key):
+    """The pool's gradient is max's (all of it to the arg-max row of each feature, none to
+    invalid rows) and NaN or inf in invalid rows reaches neither the value nor the gradient;
+    leading batch axes give what vmap gives."""
+    k_f, k_v, k_w = jax.random.split(key, 3)
+    features = jax.random.normal(k_f, (3, 7, 5))
+    valid = jax.random.uniform(k_v, (3, 7)) < 0.6
+    valid = valid.at[:, 0].set(True).at[2].set(False)  # the last set is empty
+    weights = jax.random.normal(k_w, (3, 5))
+
+    def loss(pool, f):
+        return jnp.sum(weights * pool(f, valid))
+
+    def reference(f, v):
+        pooled = jnp.max(jnp.where(v[..., None], f, -jnp.inf), axis=-2)
+        return jnp.where(jnp.any(v, axis=-1)[..., None], pooled, 0.0)
+
+    grad = jax.grad(loss, argnums=1)(masked_max_pool, features)
+    np.testing.assert_array_equal(grad, jax.grad(loss, argnums=1)(reference, features))
+    assert np.all(np.asarray(grad)[~np.asarray(valid)] == 0.0)
+    np.testing.assert_array_equal(
+        masked_max_pool(features, valid), jax.vmap(masked_max_pool)(features, valid)
+    )
+    poisoned = jnp.where(valid[..., None], features, jnp.array([jnp.nan, jnp.inf, -jnp.inf, 0, 1]))
+    np.testing.assert_array_equal(
+        masked_max_pool(poisoned, valid), masked_max_pool(features, valid)
+    )
+    np.testing.assert_array_equal(jax.grad(loss, argnums=1)(masked_max_pool, poisoned), grad)
+
+
 def test_masked_max_pool_of_empty_set_is_zero(key):
     pooled = masked_max_pool(jax.random.normal(key, (4, 3)), jnp.zeros(4, bool))
     np.testing.assert_array_equal(pooled, np.zeros(3, np.float32))
@@ -118,6 +148,43 @@ def test_policy_heads_shapes_and_agent_order(key, kind):
         lambda o: (o.agents, o.agents_valid), obs, (obs.agents[perm], obs.agents_valid[perm])
     )
     np.testing.assert_allclose(outputs(policy, shuffled)[0], latent, rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("kind", ["discrete", "continuous"])
+def test_a_batch_of_observations_gives_what_vmap_gives(key, kind):
+    """The trainer calls the policy on [worlds, agents, ...] at once (one 2-D matrix product per
+    layer): outputs and parameter gradients equal those of the per-agent policy vmapped twice."""
+    k_obs, k_pol = jax.random.split(key)
+    one = _as_module(_observation(k_obs))
+    policy = TeacherPolicy(TeacherConfig.toy(), one, _Space(kind), key=k_pol)
+    keys = jax.random.split(k_obs, 6).reshape(2, 3)
+    batch = jax.vmap(jax.vmap(lambda k: _as_module(_observation(k))))(keys)
+
+    def summary(dist, value):
+        fields = dist.logits if kind == "discrete" else jnp.concatenate([dist.alpha, dist.beta], -1)
+        return jnp.sum(jnp.sin(fields)) + jnp.sum(jnp.cos(value))
+
+    def batched(p):
+        return summary(*p(batch)), (p(batch), p.latent(batch), p.value(batch))
+
+    def vmapped(p):
+        outputs = jax.vmap(jax.vmap(p))(batch)
+        latent = jax.vmap(jax.vmap(p.latent))(batch)
+        return summary(*outputs), (outputs, latent, jax.vmap(jax.vmap(p.value))(batch))
+
+    grad_b, out_b = eqx.filter_jit(eqx.filter_grad(batched, has_aux=True))(policy)
+    grad_v, out_v = eqx.filter_jit(eqx.filter_grad(vmapped, has_aux=True))(policy)
+    (dist, value), latent, value_alone = out_b
+    np.testing.assert_allclose(value_alone, value, rtol=TOL, atol=TOL)
+    assert value.shape == (2, 3) and latent.shape == (2, 3, TeacherConfig.toy().latent_size)
+    for got, want in zip(jax.tree.leaves(out_b), jax.tree.leaves(out_v), strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
+    for got, want in zip(jax.tree.leaves(grad_b), jax.tree.leaves(grad_v), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    # The batched distribution's methods vmap like the per-agent ones.
+    log_prob = jax.vmap(jax.vmap(lambda d: d.log_prob(d.mode())))(dist)
+    assert log_prob.shape == (2, 3) and np.all(np.isfinite(log_prob))
 
 
 def test_an_observation_of_another_layout_is_named(key):

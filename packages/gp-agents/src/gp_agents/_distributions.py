@@ -153,17 +153,29 @@ def action_head_layout(
     raise ValueError(f"unknown action space kind {kind!r}")
 
 
-def actor_distribution(policy: Any, latent: Float[Array, " latent"]) -> ActionDistribution:
-    """The action distribution of a policy's actor head at `latent`.
+def each_row(layer: Any, x: Float[Array, "*batch f_in"]) -> Array:
+    """`layer` (unbatched: one feature vector in) applied to every row of `x`, with all leading
+    axes flattened into one, so that each matrix product is a single 2-D one. Without leading
+    axes this is `layer(x)`."""
+    flat = x.reshape(-1, x.shape[-1])
+    out = jax.vmap(layer)(flat)
+    return out.reshape(*x.shape[:-1], *out.shape[1:])
+
+
+def actor_distribution(policy: Any, latent: Float[Array, "*batch latent"]) -> ActionDistribution:
+    """The action distribution of a policy's actor head at `latent` (one agent's, or a batch
+    with any leading axes: the distribution's fields then carry them, and callers `vmap` its
+    methods over them).
 
     `policy` carries `actor_head` (latent -> raw outputs, see `action_head_layout`) and the
     static `action_kind`, `action_low`, `action_high` and `beta_offset` (teacher and student
     alike): a categorical over the logits, or a Beta per dimension with concentrations
     `beta_offset + softplus`, mapped onto the action box.
     """
-    out = policy.actor_head(latent)
+    out = each_row(policy.actor_head, latent)
     if policy.action_kind == "discrete":
         return Categorical(out)
-    alpha, beta = jnp.split(jax.nn.softplus(out) + policy.beta_offset, 2)
-    low = jnp.asarray(policy.action_low, jnp.float32)
-    return ScaledBeta(alpha, beta, low, jnp.asarray(policy.action_high, jnp.float32))
+    alpha, beta = jnp.split(jax.nn.softplus(out) + policy.beta_offset, 2, axis=-1)
+    low = jnp.broadcast_to(jnp.asarray(policy.action_low, jnp.float32), alpha.shape)
+    high = jnp.broadcast_to(jnp.asarray(policy.action_high, jnp.float32), alpha.shape)
+    return ScaledBeta(alpha, beta, low, high)

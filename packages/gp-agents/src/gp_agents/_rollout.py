@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
+from gp_agents._teacher import TeacherPolicy
+
 EPISODE_OUTCOMES = ("goal_reached", "collision", "offroad", "red_light", "timeout")
 """Per-episode outcomes counted in the metrics (a red light counts if run at any time)."""
 
@@ -47,8 +49,14 @@ def _per_agent(fn, *trees):
 
 
 def policy_act(policy: Any, observation: Any, key: PRNGKeyArray, greedy: bool = False):
-    """Actions, log-probs and values for observations [W, A, ...]; one key per agent slot."""
-    dist, value = _per_agent(policy, observation)
+    """Actions, log-probs and values for observations [W, A, ...]; one key per agent slot.
+
+    A TeacherPolicy takes the whole batch at once (one matrix product per layer); any other
+    per-agent policy is vmapped over worlds and agents."""
+    if isinstance(policy, TeacherPolicy):
+        dist, value = policy(observation)
+    else:
+        dist, value = _per_agent(policy, observation)
     num_worlds, num_agents = value.shape
     keys = jax.random.split(key, num_worlds * num_agents).reshape(num_worlds, num_agents)
     if greedy:

@@ -189,7 +189,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
 
     def minibatch_loss(params, static, batch, advantages, targets, mask, ent_coef):
         policy = eqx.combine(params, static)
-        dist, value = jax.vmap(jax.vmap(policy))(batch.observation)
+        dist, value = policy(batch.observation)  # [W, N]: one matrix product per layer
         log_prob = jax.vmap(jax.vmap(lambda d, a: d.log_prob(a)))(dist, batch.action)
         entropy = jax.vmap(jax.vmap(lambda d: d.entropy()))(dist)
         axis_entropy = (
@@ -307,7 +307,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             state.policy, world, state.world_state, state.tally, k_rollout, horizon, constrain
         )
         observation = constrain(jax.vmap(world.observe)(world_state), None)
-        last_value = jax.vmap(jax.vmap(state.policy.value))(observation)
+        last_value = state.policy.value(observation)
         policy, opt_state, advantage_max, metrics = learn(state, transitions, last_value, k_learn)
         metrics.update(episode_metrics(sums))
         metrics["update"] = state.update + 1
