@@ -39,7 +39,7 @@ PRESETS = {
         TrainTeacher(run_dir="runs/teacher-toy", train=ga.TrainConfig.toy()),
     ),
     "demo": (
-        "village towns: 2400 updates (19.7M agent-steps), about 30 minutes on a 2-core CPU",
+        "village towns: 4000 updates (32.8M agent-steps), about 30 minutes on a 2-core CPU",
         TrainTeacher(run_dir="runs/teacher-demo", train=ga.TrainConfig.demo()),
     ),
     "full": (
