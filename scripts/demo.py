@@ -88,11 +88,17 @@ def teacher(args: Demo) -> Path:
 
 def student(args: Demo, teacher_run: Path) -> dict[str, float]:
     start = _stage("3/5 student")
+    policy, train_cfg = ga.load_teacher(teacher_run)
     base = gd.DistillConfig.demo()
+    # The student learns in the teacher's own world (whatever the teacher preset has become
+    # since it was trained), so the teacher reads the observations it was trained on and the
+    # evaluation below can put the two side by side.
     cfg = dataclasses.replace(
-        base, dagger=dataclasses.replace(base.dagger, iterations=args.student_iterations)
+        base,
+        world=train_cfg.world,
+        teacher=train_cfg.teacher,
+        dagger=dataclasses.replace(base.dagger, iterations=args.student_iterations),
     )
-    policy, _ = ga.load_teacher(teacher_run)
     run = args.out / "student"
     shutil.rmtree(run, ignore_errors=True)  # a fresh short run each time (not a resume)
     gd.distill_student(cfg, run, teacher=policy, teacher_name=str(teacher_run))

@@ -35,9 +35,10 @@ def masked_max_pool(
     """Max over the valid rows; zeros when no row is valid (an empty set has no evidence).
 
     Computed as a selection of each feature's first arg-max row, so the gradient is a select
-    rather than `max`'s (which XLA's CPU backend ran several times slower); the values are the
-    max's, and so is the gradient except among exact ties, where it all goes to the first row.
-    Invalid rows are never read, whatever they hold.
+    rather than `max`'s (on XLA's CPU backend the PPO gradient took 46 ms instead of 58 ms for
+    2048 agents: gp-agents' README, "Measured speed"); the values are the max's, and so is the
+    gradient except among exact ties, where it all goes to the first row. Invalid rows are
+    never read, whatever they hold.
     """
     masked = jnp.where(valid[..., None], features, -jnp.inf)
     first_max = jnp.argmax(masked, axis=-2)  # [*batch, f]
