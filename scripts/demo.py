@@ -91,8 +91,8 @@ def student(args: Demo, teacher_run: Path) -> dict[str, float]:
     policy, train_cfg = ga.load_teacher(teacher_run)
     base = gd.DistillConfig.demo()
     # The student learns in the teacher's own world (whatever the teacher preset has become
-    # since it was trained), so the teacher reads the observations it was trained on and the
-    # evaluation below can put the two side by side.
+    # since it was trained): the same rewards and reward-weight ranges the teacher's labels and
+    # values were learnt under, and a world the evaluation below accepts for both.
     cfg = dataclasses.replace(
         base,
         world=train_cfg.world,

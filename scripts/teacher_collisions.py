@@ -90,11 +90,10 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
         far = jnp.eye(a.x.shape[1], dtype=bool) | ~a.valid[:, None, :]
         d2 = jnp.where(far, jnp.inf, dx**2 + dy**2)
         other = jnp.argmin(d2, axis=-1)
-        # rank[w, i, j]: how many agents are nearer to i than j is (the observation's order).
-        rank = (d2[:, :, None, :] < d2[:, :, :, None]).sum(-1)
-        observed = (rank < world.config.num_nearest_agents) & (
-            d2 < world.config.observation_range**2
-        )
+        # observed[w, i, j]: agent j is among those agent i's observation lists.
+        seen, seen_ok = jax.vmap(lambda s: gw.observed_agents(s.agents, world.config))(states)
+        slots = jnp.arange(a.x.shape[1])
+        observed = jnp.any((seen[..., None] == slots) & seen_ok[..., None], axis=-2)
         pick = lambda x: jnp.take_along_axis(x, other[..., None], -1)[..., 0]  # noqa: E731
         ahead = jnp.cos(a.yaw) * pick(dx) + jnp.sin(a.yaw) * pick(dy)
         turn = jnp.take_along_axis(a.yaw, other, -1) - a.yaw
@@ -180,7 +179,8 @@ def main(args: TeacherCollisions) -> None:
         if tt >= SEEN_STEPS and not r["done"][tt - SEEN_STEPS : tt, ww][:, [ii, jj]].any()
     ]
     print(
-        f"  the agent collided with was observed {SEEN_STEPS / 10:g} s before in {sum(seen)} of "
+        f"  the agent collided with was observed {SEEN_STEPS * cfg.world.dt:g} s before in "
+        f"{sum(seen)} of "
         f"{len(seen)} collisions (both agents in the same episodes throughout)"
     )
     binds = (r["crossing"] < r["corridor"] - 0.5)[valid].mean()

@@ -335,3 +335,27 @@ def test_observed_agents_show_their_turn_signals(village_world, village_rollout)
     lights = np.asarray(seen.agents[..., 8:])[np.asarray(seen.agents_valid)]
     assert set(np.unique(lights)) <= {0.0, 1.0} and lights.sum(-1).max() == 1
     assert lights[:, 0].any() and lights[:, 1].any()
+
+
+def test_observed_agents_are_the_nearest_within_range(village_world, village_rollout):
+    """`observed_agents` against a numpy sort: per agent the K nearest other valid agents within
+    the observation range, nearest first; the observation's `agents` rows are theirs."""
+    final, obs = village_rollout[1], village_rollout[3]
+    cfg = village_world.config
+    idx, ok = jax.jit(jax.vmap(lambda s: gw.observed_agents(s.agents, cfg)))(final)
+    np.testing.assert_array_equal(ok, obs.agents_valid)
+    x, y, valid = (
+        np.asarray(v, np.float64) for v in (final.agents.x, final.agents.y, final.agents.valid)
+    )
+    k = cfg.num_nearest_agents
+    for w in range(x.shape[0]):
+        for i in np.flatnonzero(valid[w]):
+            d2 = (x[w] - x[w, i]) ** 2 + (y[w] - y[w, i]) ** 2
+            near = [j for j in np.argsort(d2, kind="stable") if j != i and valid[w, j]]
+            near = [j for j in near if d2[j] < cfg.observation_range**2][:k]
+            assert list(np.asarray(idx[w, i])[np.asarray(ok[w, i])]) == near
+            # The first observed row is that agent's offset in the ego frame: its distance.
+            if near:
+                np.testing.assert_allclose(
+                    np.hypot(*np.asarray(obs.agents[w, i, 0, :2])), np.sqrt(d2[near[0]]), rtol=1e-4
+                )

@@ -26,7 +26,7 @@ from gp_world._map_bank import (
     save_map_bank,
     stack_maps,
 )
-from gp_world._observation import PrivilegedObservation, turn_signals
+from gp_world._observation import PrivilegedObservation, observed_agents, turn_signals
 from gp_world._road_network import Lane, RoadNetwork, ring_road
 from gp_world._scene import MAP_CLASSES, MapGeometry, Scene, map_geometry
 from gp_world._town import generate_town
@@ -78,6 +78,7 @@ __all__ = [
     "load_map_bank",
     "map_geometry",
     "map_seeds",
+    "observed_agents",
     "ring_road",
     "safe_speed",
     "save_map_bank",

@@ -11,7 +11,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, Bool, Float, Int
 
 from gp_world._agents import Agents
 from gp_world._events import RouteFrame, route_window
@@ -53,6 +53,24 @@ def _nearest(d2: Array, valid: Array, k: int):
     return idx, jnp.isfinite(top)
 
 
+def observed_agents(
+    agents: Agents, cfg: WorldConfig
+) -> tuple[Int[Array, "A K"], Bool[Array, "A K"]]:
+    """Whom each agent observes: the slots of the `num_nearest_agents` nearest other valid
+    agents within `observation_range`, nearest first, and which of the K entries hold one
+    (none for an invalid agent). The `agents` rows of the observation, in this order."""
+    dx = agents.x[None, :] - agents.x[:, None]
+    dy = agents.y[None, :] - agents.y[:, None]
+    d2 = dx * dx + dy * dy
+    others = (
+        agents.valid[None, :]
+        & ~jnp.eye(agents.x.shape[0], dtype=bool)
+        & (d2 < cfg.observation_range**2)
+    )
+    idx, ok = _nearest(d2, others, cfg.num_nearest_agents)
+    return idx, ok & agents.valid[:, None]
+
+
 def _relative(c: Array, s: Array, c_ref: Array, s_ref: Array) -> tuple[Array, Array]:
     """cos and sin of (angle - reference angle) from their cosines and sines: no trig."""
     return c * c_ref + s * s_ref, s * c_ref - c * s_ref
@@ -92,7 +110,6 @@ def observe(
     )
     c_yaw, s_yaw = jnp.cos(a.yaw), jnp.sin(a.yaw)
     cy, sy = c_yaw[:, None], s_yaw[:, None]
-    rng2 = cfg.observation_range**2
 
     # Ego features and normalised reward weights (0 = low end of the range, 1 = high end).
     ranges = jnp.asarray(cfg.reward_ranges, jnp.float32)
@@ -140,11 +157,7 @@ def observe(
     route = jnp.stack([rx, ry, rc, rs, rp[..., 4]], -1)
 
     # K nearest other agents.
-    dx = a.x[None, :] - a.x[:, None]
-    dy = a.y[None, :] - a.y[:, None]
-    d2 = dx * dx + dy * dy
-    others = a.valid[None, :] & ~jnp.eye(a.x.shape[0], dtype=bool) & (d2 < rng2)
-    idx, agents_valid = _nearest(d2, others, cfg.num_nearest_agents)
+    idx, agents_valid = observed_agents(a, cfg)
     ex, ey = to_ego(a.x[idx], a.y[idx], a.x[:, None], a.y[:, None], a.yaw[:, None])
     dc, ds = _relative(c_yaw[idx], s_yaw[idx], cy, sy)
     ovx = a.speed[idx] * dc - a.speed[:, None]
@@ -153,7 +166,6 @@ def observe(
     if cfg.turn_signal_distance > 0:
         signals = turn_signals(a, maps, m, cfg.turn_signal_distance)
         other = jnp.concatenate([other, signals[idx]], -1)
-    agents_valid = agents_valid & a.valid[:, None]
 
     # Lane points and road-edge segments listed for the agent's grid cell.
     ids = _grid_lists(maps.grid_lane_points, a, maps, m, cfg.num_lane_points)
