@@ -176,6 +176,11 @@ def test_a_batch_of_observations_gives_what_vmap_gives(key, kind):
     grad_v, out_v = eqx.filter_jit(eqx.filter_grad(vmapped, has_aux=True))(policy)
     (dist, value), latent, value_alone = out_b
     np.testing.assert_allclose(value_alone, value, rtol=TOL, atol=TOL)
+    # `heads` (what a student distils) is the same three outputs from one pass.
+    dist_h, latent_h, value_h = policy.heads(batch)
+    heads = (dist_h, value_h), latent_h, value_h
+    for got, want in zip(jax.tree.leaves(heads), jax.tree.leaves(out_b), strict=True):
+        np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
     assert value.shape == (2, 3) and latent.shape == (2, 3, TeacherConfig.toy().latent_size)
     for got, want in zip(jax.tree.leaves(out_b), jax.tree.leaves(out_v), strict=True):
         assert got.shape == want.shape

@@ -112,6 +112,35 @@ def test_fork_matches_stepping_the_world(toy, key):
     assert float(jnp.max(trajectory[:, -1, 0])) > 10.0
 
 
+def test_teacher_outputs_of_one_world_or_a_batch(toy, key):
+    """Labels of [W, A] observations equal each agent's own, for the scripted teacher (vmapped
+    per agent) and for a TeacherPolicy (called on the whole batch)."""
+    world, scripted = toy
+    k_worlds, k_policy = jax.random.split(key)
+    privileged = jax.vmap(world.observe)(jax.vmap(world.reset)(jax.random.split(k_worlds, 2)))
+    one_agent = jax.tree.map(lambda x: x[0, 0], privileged)
+    policy = ga.TeacherPolicy(
+        ga.TeacherConfig.toy(), one_agent, gw.action_space(WORLD.action_space), key=k_policy
+    )
+    labels = eqx.filter_jit(gd.teacher_outputs)
+
+    def per_agent(teacher, o):
+        return teacher.action_distribution(o), teacher.latent(o), teacher.value(o)
+
+    for teacher in (scripted, policy):
+        batch = labels(teacher, privileged)
+        second_world = labels(teacher, jax.tree.map(lambda x: x[1], privileged))
+        each = eqx.filter_jit(jax.vmap(jax.vmap(per_agent, (None, 0)), (None, 0)))(
+            teacher, privileged
+        )
+        for got, world_1, want in zip(
+            *map(jax.tree.leaves, (batch, second_world, each)), strict=True
+        ):
+            assert got.shape == want.shape == (2, *world_1.shape)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(got[1], world_1, rtol=1e-5, atol=1e-5)
+
+
 def test_student_agrees_with_teacher_within_a_minute(ci_run):
     _, run_dir, _, seconds, compile_seconds = ci_run
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -189,8 +189,17 @@ class TeacherPolicy(eqx.Module):
         """State value in (scaled) reward units."""
         return each_row(self.critic_head, self.critic_trunk(self._fused(observation)))[..., 0]
 
+    def heads(
+        self, observation: Any
+    ) -> tuple[ActionDistribution, Float[Array, "*batch latent"], Float[Array, "*batch"]]:
+        """Distribution, latent and value with the set encodings computed once (what a student
+        distils from the teacher)."""
+        fused = self._fused(observation)
+        latent = self.actor_trunk(fused)
+        value = each_row(self.critic_head, self.critic_trunk(fused))[..., 0]
+        return actor_distribution(self, latent), latent, value
+
     def __call__(self, observation: Any) -> tuple[ActionDistribution, Float[Array, "*batch"]]:
         """Distribution and value with the set encodings computed once."""
-        fused = self._fused(observation)
-        dist = actor_distribution(self, self.actor_trunk(fused))
-        return dist, each_row(self.critic_head, self.critic_trunk(fused))[..., 0]
+        dist, _, value = self.heads(observation)
+        return dist, value

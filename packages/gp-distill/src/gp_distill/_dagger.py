@@ -181,7 +181,7 @@ def _dagger_functions(
             k_teacher, k_student, k_mix = jax.random.split(step_key, 3)
             privileged = constrain(jax.vmap(world.observe)(world_state))
             observation = constrain(observe_pixels(world_state, privileged))
-            t_dist, t_latent, t_value = jax.vmap(lambda p: teacher_outputs(teacher, p))(privileged)
+            t_dist, t_latent, t_value = teacher_outputs(teacher, privileged)
             trajectory, trajectory_valid = jax.lax.cond(
                 t % dagger.fork_every == 0, fork, no_fork, world_state
             )

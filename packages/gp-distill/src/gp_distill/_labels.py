@@ -14,13 +14,22 @@ import gp_world as gw
 
 
 def teacher_outputs(teacher: Any, privileged: Any) -> tuple[Any, Array, Array]:
-    """(distribution, latent, value) of every agent of one world from its privileged obs."""
+    """(distribution, latent, value) of every agent from privileged observations with leading
+    axes [A] (one world) or [W, A] (a batch of worlds); the outputs carry the same axes.
+
+    A TeacherPolicy takes the whole batch at once (one matrix product per layer); any other
+    per-agent teacher (a scripted one) is vmapped over the leading axes."""
+    if isinstance(teacher, ga.TeacherPolicy):
+        return teacher.heads(privileged)
 
     def one(observation: Any) -> tuple[Any, Array, Array]:
         latent = teacher.latent(observation)
         return teacher.action_distribution(observation), latent, teacher.value(observation)
 
-    return jax.vmap(one)(privileged)
+    fn = one
+    for _ in range(privileged.valid.ndim):
+        fn = jax.vmap(fn)
+    return fn(privileged)
 
 
 def teacher_action(distribution: Any, key: Array, greedy: bool) -> Array:
