@@ -112,32 +112,40 @@ def test_fork_matches_stepping_the_world(toy, key):
     assert float(jnp.max(trajectory[:, -1, 0])) > 10.0
 
 
-def test_teacher_outputs_of_one_world_or_a_batch(toy, key):
-    """Labels of [W, A] observations equal each agent's own, for the scripted teacher (vmapped
-    per agent) and for a TeacherPolicy (called on the whole batch)."""
+def test_teacher_outputs_of_one_world_a_batch_and_sharded_worlds(toy, key):
+    """Labels of [W, A] observations equal each agent's own, also with the worlds sharded over
+    the 4 CPU devices as in DAgger, for the scripted teacher (vmapped per agent) and for a
+    TeacherPolicy (called on the whole batch)."""
     world, scripted = toy
     k_worlds, k_policy = jax.random.split(key)
-    privileged = jax.vmap(world.observe)(jax.vmap(world.reset)(jax.random.split(k_worlds, 2)))
+    states = jax.vmap(world.reset)(jax.random.split(k_worlds, 4))
+    privileged = jax.vmap(world.observe)(states)
     one_agent = jax.tree.map(lambda x: x[0, 0], privileged)
     policy = ga.TeacherPolicy(
         ga.TeacherConfig.toy(), one_agent, gw.action_space(WORLD.action_space), key=k_policy
     )
+    mesh = ga.world_mesh()
     labels = eqx.filter_jit(gd.teacher_outputs)
+    sharded_labels = eqx.filter_jit(
+        lambda t, p: ga.shard_worlds(gd.teacher_outputs(t, ga.shard_worlds(p, mesh)), mesh)
+    )
 
     def per_agent(teacher, o):
         return teacher.action_distribution(o), teacher.latent(o), teacher.value(o)
 
     for teacher in (scripted, policy):
         batch = labels(teacher, privileged)
+        sharded = sharded_labels(teacher, privileged)
         second_world = labels(teacher, jax.tree.map(lambda x: x[1], privileged))
         each = eqx.filter_jit(jax.vmap(jax.vmap(per_agent, (None, 0)), (None, 0)))(
             teacher, privileged
         )
-        for got, world_1, want in zip(
-            *map(jax.tree.leaves, (batch, second_world, each)), strict=True
-        ):
-            assert got.shape == want.shape == (2, *world_1.shape)
+        leaves = map(jax.tree.leaves, (batch, sharded, second_world, each))
+        for got, got_sharded, world_1, want in zip(*leaves, strict=True):
+            assert got.shape == want.shape == (4, *world_1.shape)
+            assert len(got_sharded.sharding.device_set) == mesh.size
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(got_sharded, want, rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(got[1], world_1, rtol=1e-5, atol=1e-5)
 
 
