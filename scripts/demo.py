@@ -94,9 +94,7 @@ def student(args: Demo, teacher_run: Path) -> dict[str, float]:
     # since it was trained): the same rewards and reward-weight ranges the teacher's labels and
     # values were learnt under, and a world the evaluation below accepts for both.
     cfg = dataclasses.replace(
-        base,
-        world=train_cfg.world,
-        teacher=train_cfg.teacher,
+        base.in_teacher_world(train_cfg),
         dagger=dataclasses.replace(base.dagger, iterations=args.student_iterations),
     )
     run = args.out / "student"

@@ -38,6 +38,11 @@ class DistillStudent:
     teacher_run: str = ""
     """A gp-agents teacher run folder to distil from, `folder` (its newest checkpoint) or
     `folder@update` (empty: the scripted teacher)."""
+    teacher_world: bool = True
+    """With `teacher_run`: distil in the world (and with the teacher config) the teacher was
+    trained with, read from its run folder, instead of `distill.world`, printing the fields in
+    which they differ. `scripts/evaluate.py` compares a student and a teacher only in one world.
+    `--no-teacher-world` keeps `distill.world` and its overrides. `from-run` keeps the run's own."""
     resume: bool = True
     ablation: bool = False
     """Run the ablation table instead of one run (sub-folders of `run_dir`)."""
@@ -83,8 +88,22 @@ def _teacher(args: DistillStudent, world: gw.World):
     return ga.load_teacher(folder, step=step)[0], args.teacher_run
 
 
-def main(args: DistillStudent) -> None:
+def _distill_config(args: DistillStudent) -> gd.DistillConfig:
     cfg = args.distill
+    if not (args.teacher_run and args.teacher_world):
+        return cfg
+    teacher_run = ga.TrainConfig.from_run(ga.split_run_step(args.teacher_run)[0])
+    differences = cfg.world_differences(teacher_run)
+    if differences:
+        print(
+            f"distilling in the world {args.teacher_run} was trained in, which differs from "
+            f"the preset's in: {', '.join(differences)} (--no-teacher-world keeps the preset's)"
+        )
+    return cfg.in_teacher_world(teacher_run)
+
+
+def main(args: DistillStudent) -> None:
+    cfg = _distill_config(args)
     world = gw.World(cfg.world, gw.build_map_bank(cfg.world, split="train"))
     teacher, name = _teacher(args, world)
     print(f"teacher: {name}; devices: {jax.devices()}")
@@ -140,7 +159,10 @@ def parse(argv: list[str]) -> DistillStudent:
     folder = argv[1]
     cfg, teacher = gd.run_config(folder)
     default = DistillStudent(
-        run_dir=folder, teacher_run="" if teacher == "scripted" else teacher, distill=cfg
+        run_dir=folder,
+        teacher_run="" if teacher == "scripted" else teacher,
+        teacher_world=False,
+        distill=cfg,
     )
     return tyro.cli(DistillStudent, default=default, args=argv[2:], description=__doc__)
 

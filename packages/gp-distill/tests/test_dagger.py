@@ -230,6 +230,24 @@ def test_init_from_continues_a_student_in_a_new_run(ci_run, tmp_path):
         )
 
 
+def test_a_distillation_moves_into_its_teachers_world():
+    """`in_teacher_world` takes the teacher run's world and teacher config and keeps the rest;
+    `world_differences` names the world fields that differ (here: a teacher trained before the
+    demo preset gained its idle penalty and heavier collisions)."""
+    teacher_run = ga.TrainConfig.demo()
+    older = dataclasses.replace(
+        teacher_run,
+        world=dataclasses.replace(teacher_run.world, idle_penalty=0.0, reward_collision=(3.0, 5.0)),
+    )
+    cfg = gd.DistillConfig.demo()
+    assert cfg.world_differences(teacher_run) == []
+    assert set(cfg.world_differences(older)) == {"idle_penalty", "reward_collision"}
+    moved = cfg.in_teacher_world(older)
+    assert moved.world == older.world and moved.teacher == older.teacher
+    assert moved.world_differences(older) == []
+    assert (moved.student, moved.pixels, moved.dagger) == (cfg.student, cfg.pixels, cfg.dagger)
+
+
 def test_beta_schedule_and_modes():
     assert float(gd.beta_schedule(CI.dagger, jnp.asarray(2))) == pytest.approx(0.25)
     bc = dataclasses.replace(CI.dagger, mode="bc")

@@ -127,6 +127,23 @@ class DistillConfig:
                 f"{self.teacher.latent_size}: feature matching needs equal sizes"
             )
 
+    def in_teacher_world(self, teacher_run: TrainConfig) -> DistillConfig:
+        """This config with the world and teacher config of the run that trained the teacher.
+
+        The student then learns where its teacher did (episode ends, respawns, reward-weight
+        ranges: the teacher reads its weights normalised to those ranges) and an evaluation
+        can compare the two in one world (`scripts/evaluate.py` refuses runs of different
+        worlds)."""
+        return dataclasses.replace(self, world=teacher_run.world, teacher=teacher_run.teacher)
+
+    def world_differences(self, teacher_run: TrainConfig) -> list[str]:
+        """Names of the world fields in which this config differs from a teacher run's."""
+        return [
+            f.name
+            for f in dataclasses.fields(self.world)
+            if getattr(self.world, f.name) != getattr(teacher_run.world, f.name)
+        ]
+
     @property
     def agent_steps_per_iteration(self) -> int:
         return self.dagger.num_worlds * self.dagger.rollout_steps * self.world.num_agents
