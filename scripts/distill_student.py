@@ -22,13 +22,13 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import jax
 import tyro
 
 import gp_agents as ga
 import gp_distill as gd
-import gp_world as gw
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,31 +81,31 @@ ABLATIONS = {
 }
 
 
-def _teacher(args: DistillStudent, world: gw.World):
+def _teacher(args: DistillStudent) -> tuple[Any, str, ga.TrainConfig | None]:
+    """(policy, name, the config of the run that trained it); None and 'scripted' without one."""
     if not args.teacher_run:
-        return None, "scripted"
+        return None, "scripted", None
     folder, step = ga.split_run_step(args.teacher_run)
-    return ga.load_teacher(folder, step=step)[0], args.teacher_run
+    policy, teacher_cfg = ga.load_teacher(folder, step=step)
+    return policy, args.teacher_run, teacher_cfg
 
 
-def _distill_config(args: DistillStudent) -> gd.DistillConfig:
+def _distill_config(args: DistillStudent, teacher_cfg: ga.TrainConfig | None) -> gd.DistillConfig:
     cfg = args.distill
-    if not (args.teacher_run and args.teacher_world):
+    if teacher_cfg is None or not args.teacher_world:
         return cfg
-    teacher_run = ga.TrainConfig.from_run(ga.split_run_step(args.teacher_run)[0])
-    differences = cfg.world_differences(teacher_run)
+    differences = cfg.world_differences(teacher_cfg)
     if differences:
         print(
             f"distilling in the world {args.teacher_run} was trained in, which differs from "
             f"the preset's in: {', '.join(differences)} (--no-teacher-world keeps the preset's)"
         )
-    return cfg.in_teacher_world(teacher_run)
+    return cfg.in_teacher_world(teacher_cfg)
 
 
 def main(args: DistillStudent) -> None:
-    cfg = _distill_config(args)
-    world = gw.World(cfg.world, gw.build_map_bank(cfg.world, split="train"))
-    teacher, name = _teacher(args, world)
+    teacher, name, teacher_cfg = _teacher(args)
+    cfg = _distill_config(args, teacher_cfg)
     print(f"teacher: {name}; devices: {jax.devices()}")
     if not args.ablation:
         gd.distill_student(cfg, args.run_dir, teacher, resume=args.resume, teacher_name=name)
