@@ -67,10 +67,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(reuse_venv=True)
 def typecheck(session: nox.Session) -> None:
-    """mypy over every package's sources (lenient settings in the root pyproject.toml)."""
+    """mypy over every package's sources and the scripts (lenient settings in the root
+    pyproject.toml)."""
     _install_workspace(session)
     sources = [str(p) for p in sorted(ROOT.glob("packages/*/src/*")) if p.is_dir()]
     session.run("mypy", *sources)
+    session.run("mypy", "scripts")
 
 
 @nox.session(reuse_venv=True)

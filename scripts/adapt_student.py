@@ -118,7 +118,7 @@ def main(args: AdaptStudent) -> None:
     log(f"in-domain agreement {in_domain_agreement:.3f} on {len(held)} held-out states")
 
     def closed_loop(model, severity: int | None) -> dict[str, float]:
-        pixels = heldout_pixels
+        pixels: ga.PixelPipeline | gad.ShiftedPixels = heldout_pixels
         if severity is not None:
             pixels = gad.shifted_pixels(heldout_pixels, args.shift, strength(severity))
         result = ge.evaluate_closed_loop(
@@ -149,14 +149,14 @@ def main(args: AdaptStudent) -> None:
     add("teacher (privileged)", None, 0, 1.0, teacher_metrics)
     add("in-domain (rendered)", None, 0, in_domain_agreement, closed_loop(student, None))
     for severity in sorted(args.severities):
-        pairs = agreement_sets[severity]
-        gap = gad.evaluate_pairs(student, student, pairs.real, pairs.rendered)["feature_gap"]
+        shifted = agreement_sets[severity]
+        gap = gad.evaluate_pairs(student, student, shifted.real, shifted.rendered)["feature_gap"]
         scored = severity == strongest or severity in args.closed_loop_before
         add(
             "shifted, before adaptation",
             severity,
             0,
-            gad.driving_agreement(student, pairs.real, pairs.action),
+            gad.driving_agreement(student, shifted.real, shifted.action),
             closed_loop(student, severity) if scored else None,
             gap,
         )

@@ -35,7 +35,8 @@ _GPU = (
 
 def _flops_per_call(trainer: ga.Trainer, state: ga.TrainState, n: int) -> float | None:
     try:
-        cost = trainer.updates.lower(state, n).compile().cost_analysis()
+        lowered = trainer.updates.lower(state, n)  # type: ignore[attr-defined]  # a jitted function
+        cost = lowered.compile().cost_analysis()
         cost = cost[0] if isinstance(cost, list) else cost
         return float(cost["flops"])
     except Exception:  # cost analysis is best effort and backend dependent

@@ -70,7 +70,8 @@ def _workload(
     items = STEPS_PER_CALL * worlds * cfg.num_agents
     flops = bytes_accessed = None
     try:
-        compiled = rollout.lower(world, states, actions).compile()
+        lowered = rollout.lower(world, states, actions)  # type: ignore[attr-defined]  # jitted
+        compiled = lowered.compile()
         compiled = getattr(compiled, "compiled", compiled)  # equinox wraps jax's Compiled
         cost = compiled.cost_analysis()
         cost = cost[0] if isinstance(cost, list) else cost

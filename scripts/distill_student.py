@@ -72,7 +72,7 @@ PRESETS = {
     ),
 }
 
-ABLATIONS = {
+ABLATIONS: dict[str, dict[str, Any]] = {
     "bc": {"mode": "bc"},
     "single_agent": {"mode": "single_agent"},
     "self_play": {},
@@ -111,7 +111,8 @@ def main(args: DistillStudent) -> None:
         gd.distill_student(cfg, args.run_dir, teacher, resume=args.resume, teacher_name=name)
         print(f"run folder: {Path(args.run_dir).absolute()}")
         return
-    paths, table = {}, {}
+    paths: dict[str, Path] = {}
+    table: dict[str, dict[str, float]] = {}
     for label, change in ABLATIONS.items():
         if change.get("mode") == "single_agent":
             # One recorded agent per world instead of all: more iterations for an equal budget.
