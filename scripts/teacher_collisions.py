@@ -15,7 +15,10 @@ count (a contact of two agents counts twice). Printed:
   with crossing traffic (`conflict_horizon`, `--horizon` seconds);
 - how often the agent collided with (its nearest other agent at the contact) was among the
   agents it observed (the world's `num_nearest_agents` nearest within `observation_range`) 2 s
-  before, where both agents were in the same episodes throughout.
+  before, where both agents were in the same episodes throughout;
+- of each kind of contact, how many had the colliding agent, or the other, more than half a
+  lane from its route's centre line at some step of the 2 s before (the same episodes
+  throughout): a car that swings wide through a turn, or cuts it, into another's lane.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
         intersection, phase, since = jax.vmap(lambda s: _last_stop_line(s, maps))(states)
         record = dict(
             speed=a.speed,
+            lateral=a.route_lateral,
             corridor=safe(world.config)(states),
             crossing=safe(crossing)(states),
             junction=jax.vmap(lambda s: _junction_distance(s, maps))(states),
@@ -183,6 +187,23 @@ def main(args: TeacherCollisions) -> None:
         f"{sum(seen)} of "
         f"{len(seen)} collisions (both agents in the same episodes throughout)"
     )
+    half_lane = 0.5 * cfg.world.town.lane_width
+    print(f"  more than {half_lane:g} m off the route's centre line in the 2 s before:")
+    for kind in ("crossing", "head-on", "rear-ending", "rear-ended"):
+        counts = {"agent": 0, "other": 0, "either": 0, "of": 0}
+        for tt, ww, ii, jj, k in zip(t, w, i, j, kinds, strict=True):
+            window = slice(tt - SEEN_STEPS, tt)
+            if k != kind or tt < SEEN_STEPS or r["done"][window, ww][:, [ii, jj]].any():
+                continue
+            wide = np.abs(r["lateral"][window, ww][:, [ii, jj]]).max(axis=0) > half_lane
+            counts["of"] += 1
+            counts["agent"] += int(wide[0])
+            counts["other"] += int(wide[1])
+            counts["either"] += int(wide.any())
+        print(
+            f"    {kind}: the agent {counts['agent']}, the other {counts['other']}, either "
+            f"{counts['either']}, of {counts['of']}"
+        )
     binds = (r["crossing"] < r["corridor"] - 0.5)[valid].mean()
     print(f"  crossing traffic lowers the safe speed by > 0.5 m/s on {binds:.1%} of agent-steps")
 
