@@ -35,7 +35,7 @@ _GPU = (
 
 def _flops_per_call(trainer: ga.Trainer, state: ga.TrainState, n: int) -> float | None:
     try:
-        lowered = trainer.updates.lower(state, n)  # type: ignore[attr-defined]  # a jitted function
+        lowered = trainer.updates.lower(state, n)  # type: ignore[attr-defined]  # jitted
         cost = lowered.compile().cost_analysis()
         cost = cost[0] if isinstance(cost, list) else cost
         return float(cost["flops"])

@@ -177,32 +177,32 @@ def main(args: TeacherCollisions) -> None:
         f"{counted} collisions with that history: corridor {warned['corridor']}, with crossing "
         f"traffic ({args.horizon:g} s) {warned['crossing']}"
     )
-    seen = [
-        bool(r["observed"][tt - SEEN_STEPS, ww, ii, jj])
-        for tt, ww, ii, jj in zip(t, w, i, j, strict=True)
-        if tt >= SEEN_STEPS and not r["done"][tt - SEEN_STEPS : tt, ww][:, [ii, jj]].any()
-    ]
+    # Contacts with SEEN_STEPS of history in which both agents stayed in the same episodes.
+    history = np.array(
+        [
+            tt >= SEEN_STEPS and not r["done"][tt - SEEN_STEPS : tt, ww][:, [ii, jj]].any()
+            for tt, ww, ii, jj in zip(t, w, i, j, strict=True)
+        ],
+        dtype=bool,
+    )
+    th, wh, ih, jh = t[history], w[history], i[history], j[history]
+    seen = r["observed"][th - SEEN_STEPS, wh, ih, jh]
     print(
         f"  the agent collided with was observed {SEEN_STEPS * cfg.world.dt:g} s before in "
-        f"{sum(seen)} of "
+        f"{int(seen.sum())} of "
         f"{len(seen)} collisions (both agents in the same episodes throughout)"
     )
     half_lane = 0.5 * cfg.world.town.lane_width
+    window = th[:, None] - np.arange(1, SEEN_STEPS + 1)  # [contacts, SEEN_STEPS]
+    wide_agent = (np.abs(r["lateral"][window, wh[:, None], ih[:, None]]) > half_lane).any(-1)
+    wide_other = (np.abs(r["lateral"][window, wh[:, None], jh[:, None]]) > half_lane).any(-1)
     print(f"  more than {half_lane:g} m off the route's centre line in the 2 s before:")
     for kind in ("crossing", "head-on", "rear-ending", "rear-ended"):
-        counts = {"agent": 0, "other": 0, "either": 0, "of": 0}
-        for tt, ww, ii, jj, k in zip(t, w, i, j, kinds, strict=True):
-            window = slice(tt - SEEN_STEPS, tt)
-            if k != kind or tt < SEEN_STEPS or r["done"][window, ww][:, [ii, jj]].any():
-                continue
-            wide = np.abs(r["lateral"][window, ww][:, [ii, jj]]).max(axis=0) > half_lane
-            counts["of"] += 1
-            counts["agent"] += int(wide[0])
-            counts["other"] += int(wide[1])
-            counts["either"] += int(wide.any())
+        mine = kinds[history] == kind
         print(
-            f"    {kind}: the agent {counts['agent']}, the other {counts['other']}, either "
-            f"{counts['either']}, of {counts['of']}"
+            f"    {kind}: the agent {int(wide_agent[mine].sum())}, the other "
+            f"{int(wide_other[mine].sum())}, either {int((wide_agent | wide_other)[mine].sum())}, "
+            f"of {int(mine.sum())}"
         )
     binds = (r["crossing"] < r["corridor"] - 0.5)[valid].mean()
     print(f"  crossing traffic lowers the safe speed by > 0.5 m/s on {binds:.1%} of agent-steps")
