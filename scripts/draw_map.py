@@ -32,11 +32,16 @@ class Args:
     dpi: int = 150
     zoom: tuple[float, float, float] | None = None
     """Optional (x, y, half-size) window in metres."""
+    corner_clearance: float | None = None
+    """gp-world's `TownConfig.corner_clearance` (None: the preset's): wider junctions."""
 
 
 def main(args: Args) -> None:
     cfg = getattr(gw.WorldConfig, args.preset)()
     cfg = dataclasses.replace(cfg, num_maps=1, train_seed_start=args.seed)
+    if args.corner_clearance is not None:
+        town = dataclasses.replace(cfg.town, corner_clearance=args.corner_clearance)
+        cfg = dataclasses.replace(cfg, town=town)
     maps = gw.build_map_bank(cfg)
     world = gw.World(cfg, maps)
     state = world.reset(jax.random.key(args.seed), map_id=0)

@@ -18,7 +18,10 @@ count (a contact of two agents counts twice). Printed:
   before, where both agents were in the same episodes throughout;
 - of each kind of contact, how many had the colliding agent, or the other, more than half a
   lane from its route's centre line at some step of the 2 s before (the same episodes
-  throughout): a car that swings wide through a turn, or cuts it, into another's lane.
+  throughout): a car that swings wide through a turn, or cuts it, into another's lane;
+- the off-road agent-steps by kind of agent (against each kind's share of agent-steps), within
+  15 m of a junction centre, and with the route turning by more than 0.5 rad in the 20 m ahead
+  2 s before.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ PASSED_LINE = 40.0  # m of route since the last stop line
 WARNING_STEPS = 15  # 1.5 s of history before a collision
 WARNING_OVERSPEED = 1.0  # m/s
 SEEN_STEPS = 20  # 2 s before a collision
+TURN_AHEAD_POINTS = 10  # route points (2 m apart): the route's turn over the 20 m ahead
+SHARP_TURN = 0.5  # rad
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +107,12 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
         turn = jnp.take_along_axis(a.yaw, other, -1) - a.yaw
         heading = jnp.abs(jnp.arctan2(jnp.sin(turn), jnp.cos(turn)))
         intersection, phase, since = jax.vmap(lambda s: _last_stop_line(s, maps))(states)
+        m, route = states.map_id[:, None], a.route  # the route's heading here and 20 m on
+        on = jnp.minimum(a.route_index + TURN_AHEAD_POINTS, maps.route_num_points[m, route] - 1)
+        turn_ahead = (
+            maps.route_points[m, route, on][..., 2]
+            - maps.route_points[m, route, a.route_index][..., 2]
+        )
         record = dict(
             speed=a.speed,
             lateral=a.route_lateral,
@@ -115,9 +126,16 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
             phase=phase,
             since=since,
             observed=observed,
+            kind=a.kind,
+            turn_ahead=jnp.abs(jnp.arctan2(jnp.sin(turn_ahead), jnp.cos(turn_ahead))),
         )
         states, out = jax.vmap(world.step)(states, action)
-        record.update(collision=out.events.collision & out.valid, valid=out.valid, done=out.done)
+        record.update(
+            collision=out.events.collision & out.valid,
+            offroad=out.events.offroad & out.valid,
+            valid=out.valid,
+            done=out.done,
+        )
         return states, record
 
     return jax.lax.scan(body, states, jax.random.split(k_drive, steps))[1]
@@ -206,6 +224,25 @@ def main(args: TeacherCollisions) -> None:
         )
     binds = (r["crossing"] < r["corridor"] - 0.5)[valid].mean()
     print(f"  crossing traffic lowers the safe speed by > 0.5 m/s on {binds:.1%} of agent-steps")
+
+    off = r["offroad"]
+    print(
+        f"{int(off.sum())} off-road agent-steps, {near[off].mean():.0%} within "
+        f"{JUNCTION_RADIUS:.0f} m of a junction centre"
+    )
+    for k, name in enumerate(gw.AGENT_KINDS):
+        print(
+            f"  {name}: {int((off & (r['kind'] == k)).sum())} "
+            f"({(r['kind'][valid] == k).mean():.0%} of agent-steps)"
+        )
+    t, w, i = np.nonzero(off)
+    before = t >= SEEN_STEPS
+    sharp = r["turn_ahead"][t[before] - SEEN_STEPS, w[before], i[before]] > SHARP_TURN
+    print(
+        f"  the route turning by > {SHARP_TURN:g} rad within {2 * TURN_AHEAD_POINTS} m ahead, "
+        f"{SEEN_STEPS * cfg.world.dt:g} s before: {int(sharp.sum())} of {int(before.sum())} "
+        f"({(r['turn_ahead'][valid] > SHARP_TURN).mean():.0%} of agent-steps)"
+    )
 
 
 if __name__ == "__main__":

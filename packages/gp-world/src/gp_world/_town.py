@@ -117,7 +117,7 @@ def generate_town(town: TownConfig, seed: int) -> RoadNetwork:
         ang = np.sort([np.arctan2(*away(e, v)[::-1]) for e in es])
         gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi]))
         min_gap = min(float(gaps.min()), np.pi / 2)
-        clearance[v] = max(half_width[e] for e in es) / np.sin(min_gap) + 2.0
+        clearance[v] = max(half_width[e] for e in es) / np.sin(min_gap) + town.corner_clearance
 
     lanes: list[Lane] = []
     # road_lanes[(e, v)]: lane ids on road e driving towards node v, innermost first.

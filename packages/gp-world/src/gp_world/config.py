@@ -49,8 +49,21 @@ class TownConfig:
     lane_point_spacing: float = 2.0  # metres between resampled lane points
     crosswalk_width: float = 3.0
     stop_line_setback: float = 4.0  # metres from the intersection mouth back to the stop line
+    corner_clearance: float = 2.0
+    """Metres the intersection mouth lies beyond the point where the widest road's edge meets
+    the next road's (at a right-angled junction). Between two alike roads the kerb lane then
+    turns right on a radius of this plus half a lane (tighter where the roads differ): 3.75 m
+    by default, tighter than a car (4.6-5.5 m at the accel x steer grid's 0.5 rad) or a truck
+    (8.3-11.9 m) can turn, so they swing wide or cut the corner; 8 m gives 9.75 m."""
     ring_radius: float = 30.0  # toy ring road only
     ring_lanes: int = 2  # toy ring road only
+
+    def __post_init__(self) -> None:
+        if self.corner_clearance < 0:
+            raise ValueError(
+                f"corner_clearance is metres beyond the road edges (>= 0), got "
+                f"{self.corner_clearance}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
