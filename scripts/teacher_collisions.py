@@ -20,8 +20,9 @@ count (a contact of two agents counts twice). Printed:
   lane from its route's centre line at some step of the 2 s before (the same episodes
   throughout): a car that swings wide through a turn, or cuts it, into another's lane;
 - the off-road agent-steps by kind of agent (against each kind's share of agent-steps), within
-  15 m of a junction centre, and with the route turning by more than 0.5 rad in the 20 m ahead
-  2 s before.
+  15 m of a junction centre, and with the route turning within the 20 m ahead 2 s before (as
+  gp-world's `turn_signals` decides it: by more than 0.5 rad), of those with 2 s of their
+  episode behind them.
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ PASSED_LINE = 40.0  # m of route since the last stop line
 WARNING_STEPS = 15  # 1.5 s of history before a collision
 WARNING_OVERSPEED = 1.0  # m/s
 SEEN_STEPS = 20  # 2 s before a collision
-TURN_AHEAD_POINTS = 10  # route points (2 m apart): the route's turn over the 20 m ahead
-SHARP_TURN = 0.5  # rad
+TURN_AHEAD = 20.0  # m of route ahead in which a turn counts, as for a turn signal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +80,18 @@ def _junction_distance(state: gw.WorldState, maps: gw.MapBank):
     return jnp.min(jnp.where(maps.intersections_valid[m][None, :], d, jnp.inf), axis=1)
 
 
+def _same_episodes(done, t, w, slots, steps: int) -> np.ndarray:
+    """bool[n]: event n (step t[n], world w[n]) has `steps` steps behind it in which none of
+    its agent slots (`slots` int[n, k]) ended an episode."""
+    return np.array(
+        [
+            tt >= steps and not done[tt - steps : tt, ww][:, ss].any()
+            for tt, ww, ss in zip(t, w, slots, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
 @eqx.filter_jit
 def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: int, steps: int):
     maps = world.maps
@@ -107,12 +119,6 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
         turn = jnp.take_along_axis(a.yaw, other, -1) - a.yaw
         heading = jnp.abs(jnp.arctan2(jnp.sin(turn), jnp.cos(turn)))
         intersection, phase, since = jax.vmap(lambda s: _last_stop_line(s, maps))(states)
-        m, route = states.map_id[:, None], a.route  # the route's heading here and 20 m on
-        on = jnp.minimum(a.route_index + TURN_AHEAD_POINTS, maps.route_num_points[m, route] - 1)
-        turn_ahead = (
-            maps.route_points[m, route, on][..., 2]
-            - maps.route_points[m, route, a.route_index][..., 2]
-        )
         record = dict(
             speed=a.speed,
             lateral=a.route_lateral,
@@ -127,7 +133,9 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
             since=since,
             observed=observed,
             kind=a.kind,
-            turn_ahead=jnp.abs(jnp.arctan2(jnp.sin(turn_ahead), jnp.cos(turn_ahead))),
+            turning=jax.vmap(
+                lambda s: gw.turn_signals(s.agents, maps, s.map_id, TURN_AHEAD).any(-1)
+            )(states),
         )
         states, out = jax.vmap(world.step)(states, action)
         record.update(
@@ -180,29 +188,18 @@ def main(args: TeacherCollisions) -> None:
         f"{int(same_phase.sum())} of them entered on the same phase"
     )
 
-    warned = {"corridor": 0, "crossing": 0}
-    counted = 0
-    for tt, ww, ii in zip(t, w, i, strict=True):
-        window = slice(tt - WARNING_STEPS, tt)
-        if tt < WARNING_STEPS or r["done"][window, ww, ii].any():
-            continue  # not 1.5 s of this episode behind it
-        counted += 1
-        for name in warned:
-            over = r["speed"][window, ww, ii] - r[name][window, ww, ii]
-            warned[name] += int((over > WARNING_OVERSPEED).any())
+    ok = _same_episodes(r["done"], t, w, i[:, None], WARNING_STEPS)  # 1.5 s of it behind
+    at = (t[ok, None] - np.arange(1, WARNING_STEPS + 1), w[ok, None], i[ok, None])
+    warned = {
+        name: int(((r["speed"][at] - r[name][at]) > WARNING_OVERSPEED).any(-1).sum())
+        for name in ("corridor", "crossing")
+    }
     print(
         f"  warned by > {WARNING_OVERSPEED:.0f} m/s of overspeed in the 1.5 s before, of "
-        f"{counted} collisions with that history: corridor {warned['corridor']}, with crossing "
-        f"traffic ({args.horizon:g} s) {warned['crossing']}"
+        f"{int(ok.sum())} collisions with that history: corridor {warned['corridor']}, with "
+        f"crossing traffic ({args.horizon:g} s) {warned['crossing']}"
     )
-    # Contacts with SEEN_STEPS of history in which both agents stayed in the same episodes.
-    history = np.array(
-        [
-            tt >= SEEN_STEPS and not r["done"][tt - SEEN_STEPS : tt, ww][:, [ii, jj]].any()
-            for tt, ww, ii, jj in zip(t, w, i, j, strict=True)
-        ],
-        dtype=bool,
-    )
+    history = _same_episodes(r["done"], t, w, np.stack([i, j], -1), SEEN_STEPS)
     th, wh, ih, jh = t[history], w[history], i[history], j[history]
     seen = r["observed"][th - SEEN_STEPS, wh, ih, jh]
     print(
@@ -236,12 +233,12 @@ def main(args: TeacherCollisions) -> None:
             f"({(r['kind'][valid] == k).mean():.0%} of agent-steps)"
         )
     t, w, i = np.nonzero(off)
-    before = t >= SEEN_STEPS
-    sharp = r["turn_ahead"][t[before] - SEEN_STEPS, w[before], i[before]] > SHARP_TURN
+    before = _same_episodes(r["done"], t, w, i[:, None], SEEN_STEPS)
+    turning = r["turning"][t[before] - SEEN_STEPS, w[before], i[before]]
     print(
-        f"  the route turning by > {SHARP_TURN:g} rad within {2 * TURN_AHEAD_POINTS} m ahead, "
-        f"{SEEN_STEPS * cfg.world.dt:g} s before: {int(sharp.sum())} of {int(before.sum())} "
-        f"({(r['turn_ahead'][valid] > SHARP_TURN).mean():.0%} of agent-steps)"
+        f"  the route turning within {TURN_AHEAD:g} m ahead {SEEN_STEPS * cfg.world.dt:g} s "
+        f"before: {int(turning.sum())} of {int(before.sum())} with that history "
+        f"({r['turning'][valid].mean():.0%} of agent-steps)"
     )
 
 

@@ -52,9 +52,10 @@ class TownConfig:
     corner_clearance: float = 2.0
     """Metres the intersection mouth lies beyond the point where the widest road's edge meets
     the next road's (at a right-angled junction). Between two alike roads the kerb lane then
-    turns right on a radius of this plus half a lane (tighter where the roads differ): 3.75 m
-    by default, tighter than a car (4.6-5.5 m at the accel x steer grid's 0.5 rad) or a truck
-    (8.3-11.9 m) can turn, so they swing wide or cut the corner; 8 m gives 9.75 m."""
+    turns right on a radius of this plus half a lane, tighter where the roads differ: the
+    tightest radius of a regular village's right turns is 2.8 m at the median by default,
+    under what a car (4.6-5.5 m at the accel x steer grid's 0.5 rad) or a truck (8.3-11.9 m)
+    can turn, so they swing wide or cut the corner; 8.0 m with 8 m (gp-world's README)."""
     ring_radius: float = 30.0  # toy ring road only
     ring_lanes: int = 2  # toy ring road only
 
