@@ -100,7 +100,8 @@ def test_pallas_matches_xla_with_zero_boxes(ground):
 
 
 def test_kernel_lowers_for_cuda(ground):
-    """Lowering runs the Triton lowering of the kernel, so GPU breakage shows on a CPU machine."""
+    """Lowering runs the Triton lowering of the kernel, so GPU breakage shows on a CPU machine
+    (JAX 0.10; JAX 0.11 lowers it only with a GPU present, where the compiled tests below run)."""
     config = gr.RenderConfig.gpu()
     config = gr.RenderConfig(**{**vars(config), "interpret": False})
     camera = gr.pinhole_camera(64, 64, 90.0)
@@ -113,7 +114,14 @@ def test_kernel_lowers_for_cuda(ground):
         return jax.vmap(one)(poses)
 
     boxes = testing.random_boxes(jax.random.key(0), 64)
-    lowered = jax.jit(frames).trace(jnp.zeros((4, 3)), boxes).lower(lowering_platforms=("cuda",))
+    traced = jax.jit(frames).trace(jnp.zeros((4, 3)), boxes)
+    try:
+        lowered = traced.lower(lowering_platforms=("cuda",))
+    except RuntimeError as err:
+        # From JAX 0.11 the Triton lowering asks the GPU for its compute capability.
+        if "No supported GPU devices found" not in str(err):
+            raise
+        pytest.skip("this JAX lowers Pallas' Triton kernels only with a GPU present")
     assert "triton" in lowered.as_text()
 
 
