@@ -22,7 +22,12 @@ count (a contact of two agents counts twice). Printed:
 - the off-road agent-steps by kind of agent (against each kind's share of agent-steps), within
   15 m of a junction centre, and with the route turning within the 20 m ahead 2 s before (as
   gp-world's `turn_signals` decides it: by more than 0.5 rad), of those with 2 s of their
-  episode behind them.
+  episode behind them;
+- the red lights run, by what the light and the agent did before: the seconds since the light
+  turned red; whether the agent had stopped (below 0.5 m/s) after the light left green and then
+  crossed; else whether, when the light turned yellow, it could still have stopped before the
+  line (gp-world's own test for a yellow light: braking at twice `safe_decel`) or could not;
+  or whether the light had not been green since its episode began.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ WARNING_STEPS = 15  # 1.5 s of history before a collision
 WARNING_OVERSPEED = 1.0  # m/s
 SEEN_STEPS = 20  # 2 s before a collision
 TURN_AHEAD = 20.0  # m of route ahead in which a turn counts, as for a turn signal
+STOPPED = 0.5  # m/s: an agent slower than this has stopped at the light
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +125,11 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
         turn = jnp.take_along_axis(a.yaw, other, -1) - a.yaw
         heading = jnp.abs(jnp.arctan2(jnp.sin(turn), jnp.cos(turn)))
         intersection, phase, since = jax.vmap(lambda s: _last_stop_line(s, maps))(states)
+        line_s, _, light = jax.vmap(
+            lambda s: gw.next_stop_line(
+                s.agents, s.agents.route_s, False, s.lights, maps, s.map_id, world.config
+            )
+        )(states)
         record = dict(
             speed=a.speed,
             lateral=a.route_lateral,
@@ -133,6 +144,9 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
             since=since,
             observed=observed,
             kind=a.kind,
+            age=a.age,
+            to_line=line_s - a.route_s - 0.5 * a.length,  # front bumper to the next stop line
+            light=light,
             turning=jax.vmap(
                 lambda s: gw.turn_signals(s.agents, maps, s.map_id, TURN_AHEAD).any(-1)
             )(states),
@@ -141,6 +155,7 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
         record.update(
             collision=out.events.collision & out.valid,
             offroad=out.events.offroad & out.valid,
+            red_light=out.events.red_light & out.valid,
             valid=out.valid,
             done=out.done,
         )
@@ -240,6 +255,64 @@ def main(args: TeacherCollisions) -> None:
         f"before: {int(turning.sum())} of {int(before.sum())} with that history "
         f"({r['turning'][valid].mean():.0%} of agent-steps)"
     )
+
+    _red_lights(r, world_cfg)
+
+
+def _red_lights(r, cfg: gw.WorldConfig) -> None:
+    """Each red light run, by what the light and the agent did since the light left green."""
+    t, w, i = np.nonzero(r["red_light"])
+    counts = {"stopped, then crossed": 0, "could stop at yellow": 0, "could not": 0}
+    counts["no green in its episode"] = 0
+    counts["  of which could not stop from its spawn"] = 0
+    red_for, at_yellow = [], []  # at_yellow: (metres to the line, speed) of those that could stop
+
+    def could_stop(step, ww, ii) -> bool:  # braking at twice safe_decel, as for a yellow light
+        d, v = r["to_line"][step, ww, ii], r["speed"][step, ww, ii]
+        return bool(v <= np.sqrt(2.0 * 2.0 * cfg.safe_decel * max(d, 0.0)))
+
+    for tt, ww, ii in zip(t, w, i, strict=True):
+        # The light's states along this episode, back to its last green (the step before it
+        # left green is tg; the episode began `age` steps before tt).
+        start = int(tt) - int(r["age"][tt, ww, ii])
+        back = np.arange(int(tt), max(start, 0) - 1, -1)
+        green = r["light"][back, ww, ii] == gw.GREEN
+        if not green.any():
+            counts["no green in its episode"] += 1
+            unable = start >= 0 and not could_stop(start, ww, ii)
+            counts["  of which could not stop from its spawn"] += int(unable)
+            continue
+        tg = back[np.argmax(green)]
+        red = r["light"][tg + 1 : tt + 1, ww, ii] == gw.RED
+        red_for.append((len(red) - np.argmax(red)) * cfg.dt if red.any() else 0.0)
+        if (r["speed"][tg + 1 : tt + 1, ww, ii] < STOPPED).any():
+            counts["stopped, then crossed"] += 1
+            continue
+        # At yellow onset: could it stop before the line?
+        can = could_stop(tg + 1, ww, ii)
+        counts["could stop at yellow" if can else "could not"] += 1
+        if can:
+            at_yellow.append((r["to_line"][tg + 1, ww, ii], r["speed"][tg + 1, ww, ii]))
+    print(f"{len(t)} red lights run")
+    if red_for:
+        print(
+            f"  seconds red when crossed: median {np.median(red_for):.1f}, "
+            f"{np.mean(np.asarray(red_for) <= 1.0):.0%} within 1 s"
+        )
+    speeds = r["speed"][t, w, i]
+    if len(t):
+        print(f"  speed at the line: median {np.median(speeds):.1f} m/s")
+    for name, n in counts.items():
+        print(f"  {name}: {n}")
+    if at_yellow:
+        d, v = np.asarray(at_yellow).T
+        need = v**2 / (2.0 * np.maximum(d, 0.1))
+        print(
+            f"  those that could stop, at yellow: median {np.median(d):.0f} m to the line at "
+            f"{np.median(v):.1f} m/s, stopping needing {np.median(need):.1f} m/s^2 (median; "
+            f"{np.mean(need <= cfg.safe_decel):.0%} at most safe_decel, "
+            f"{cfg.safe_decel:g} m/s^2)"
+        )
 
 
 if __name__ == "__main__":

@@ -74,3 +74,32 @@ def test_red_light_event_only_when_crossing_on_red():
     other = dataclasses.replace(lights, timer=lights.timer + 14.0)  # phase 1 green, phase 0 red
     events = np.asarray(red_light_crossings(agents, s_old, s_new, other, maps, jnp.int32(0), cfg))
     assert events[0] == (phase == 0) and not events[1]
+
+
+def test_light_age_counts_from_the_last_change(key):
+    """Ages against the cycle worked by hand: green g0 = 10 s, g1 = 6 s, yellow 2, all-red 1."""
+    from gp_world._lights import FROZEN_LIGHT_AGE, Lights, light_state_and_age
+
+    green = jnp.asarray([[10.0, 6.0]])
+    inter, phases = jnp.zeros((2,), jnp.int32), jnp.asarray([0, 1], jnp.int32)
+    # Cycle 22 s: phase 0 green [0, 10), yellow [10, 12), red [12, 22); phase 1 green
+    # [13, 19), yellow [19, 21), red [21, 22) and [0, 13) of the next cycle.
+    cases = {  # timer: ((state, age) of phase 0, (state, age) of phase 1)
+        4.0: ((gw.GREEN, 4.0), (gw.RED, 1.0 + 4.0)),
+        11.5: ((gw.YELLOW, 1.5), (gw.RED, 1.0 + 11.5)),
+        13.5: ((gw.RED, 1.5), (gw.GREEN, 0.5)),
+        19.5: ((gw.RED, 7.5), (gw.YELLOW, 0.5)),
+        21.5: ((gw.RED, 9.5), (gw.RED, 0.5)),
+    }
+    for timer, expected in cases.items():
+        lights = Lights(jnp.asarray([timer]), green, jnp.ones((1,), bool), jnp.asarray(False))
+        state, age = light_state_and_age(lights, inter, phases, CFG)
+        np.testing.assert_array_equal(state, gw.light_state(lights, inter, phases, CFG))
+        np.testing.assert_array_equal(state, [e[0] for e in expected])
+        np.testing.assert_allclose(age, [e[1] for e in expected], atol=1e-5)
+    frozen = Lights(jnp.asarray([4.0]), green, jnp.ones((1,), bool), jnp.asarray(True))
+    np.testing.assert_array_equal(
+        light_state_and_age(frozen, inter, phases, CFG)[1], 2 * [FROZEN_LIGHT_AGE]
+    )
+    gone = Lights(jnp.asarray([4.0]), green, jnp.zeros((1,), bool), jnp.asarray(False))
+    np.testing.assert_array_equal(light_state_and_age(gone, inter, phases, CFG)[1], [0.0, 0.0])

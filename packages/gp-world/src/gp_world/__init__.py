@@ -11,7 +11,7 @@ from gp_world._dynamics import (
     forward,
     inverse,
 )
-from gp_world._events import Events, crossing_speed, safe_speed
+from gp_world._events import Events, crossing_speed, next_stop_line, safe_speed
 from gp_world._geometry import box_corners, boxes_overlap, to_ego
 from gp_world._lights import GREEN, NO_LIGHT, RED, YELLOW, Lights, light_state
 from gp_world._map_bank import (
@@ -78,6 +78,7 @@ __all__ = [
     "load_map_bank",
     "map_geometry",
     "map_seeds",
+    "next_stop_line",
     "observed_agents",
     "ring_road",
     "safe_speed",

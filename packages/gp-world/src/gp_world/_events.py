@@ -11,7 +11,7 @@ from jaxtyping import Array, Bool, Float, Int
 from gp_world._agents import Agents
 from gp_world._dynamics import _wrap
 from gp_world._geometry import boxes_overlap
-from gp_world._lights import RED, YELLOW, Lights, light_state
+from gp_world._lights import RED, YELLOW, Lights, next_stop_line
 from gp_world._map_bank import MapBank, box_on_road
 from gp_world.config import WorldConfig
 
@@ -79,33 +79,6 @@ def collisions(agents: Agents) -> Bool[Array, " A"]:
     return (overlap & live).any(-1)
 
 
-def _next_stop_line(
-    agents: Agents,
-    s: Array,
-    at_s_is_passed: bool,
-    lights: Lights,
-    maps: MapBank,
-    m: Array,
-    cfg: WorldConfig,
-) -> tuple[Array, Array, Array]:
-    """(arc length, stop line index (-1: none), light state) of the next stop line on each
-    agent's route beyond arc length `s` (a line exactly at `s` counts as passed if
-    `at_s_is_passed`)."""
-    stop_s = maps.route_stop_s[m, agents.route]  # [A, RL], ascending, padded far away
-    passed = stop_s <= s[:, None] if at_s_is_passed else stop_s < s[:, None]
-    k = jnp.minimum(passed.sum(-1), stop_s.shape[1] - 1).astype(jnp.int32)
-    next_s = jnp.take_along_axis(stop_s, k[:, None], axis=1)[:, 0]
-    line = maps.route_stop_line[m, agents.route, k]
-    safe_line = jnp.maximum(line, 0)
-    state = light_state(
-        lights,
-        jnp.where(line >= 0, maps.stop_line_intersection[m, safe_line], -1),
-        maps.stop_line_phase[m, safe_line],
-        cfg,
-    )
-    return next_s, line, state
-
-
 def red_light_crossings(
     agents: Agents, s_old, s_new, lights: Lights, maps: MapBank, m: Array, cfg: WorldConfig
 ) -> Bool[Array, " A"]:
@@ -114,7 +87,7 @@ def red_light_crossings(
     Stop lines on a route lie tens of metres apart, so a step crosses at most the next one:
     only its light is evaluated.
     """
-    next_s, line, state = _next_stop_line(agents, s_old, True, lights, maps, m, cfg)
+    next_s, line, state = next_stop_line(agents, s_old, True, lights, maps, m, cfg)
     crossed = (s_old < next_s) & (next_s <= s_new) & (line >= 0)
     return crossed & (state == RED)
 
@@ -200,7 +173,7 @@ def safe_speed(
     """
     a = agents
     decel = cfg.safe_decel
-    next_s, line, state = _next_stop_line(a, a.route_s, False, lights, maps, m, cfg)
+    next_s, line, state = next_stop_line(a, a.route_s, False, lights, maps, m, cfg)
     to_line = next_s - a.route_s - 0.5 * a.length  # front bumper to the line
     can_stop = a.speed <= _stopping_speed(to_line, 2.0 * decel)
     must_stop = (line >= 0) & ((state == RED) | ((state == YELLOW) & can_stop))

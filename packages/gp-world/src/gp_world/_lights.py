@@ -8,12 +8,18 @@ lights removed per intersection, or every light of a world frozen green.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
 from gp_world._random import uniform
 from gp_world.config import WorldConfig
+
+if TYPE_CHECKING:
+    from gp_world._agents import Agents
+    from gp_world._map_bank import MapBank
 
 RED, YELLOW, GREEN, NO_LIGHT = 0, 1, 2, 3
 
@@ -57,6 +63,18 @@ def light_state(
     lights: Lights, intersection: Int[Array, "..."], phase: Int[Array, "..."], cfg: WorldConfig
 ) -> Int[Array, "..."]:
     """State (RED, YELLOW, GREEN, NO_LIGHT) of signal groups (intersection, phase), any shape."""
+    return light_state_and_age(lights, intersection, phase, cfg)[0]
+
+
+FROZEN_LIGHT_AGE = 1e3  # s: the age reported for a light frozen green
+
+
+def light_state_and_age(
+    lights: Lights, intersection: Int[Array, "..."], phase: Int[Array, "..."], cfg: WorldConfig
+) -> tuple[Int[Array, "..."], Float[Array, "..."]]:
+    """(state, seconds the group has shown that state) of signal groups, any shape: what a
+    driver who saw the light change knows (a yellow shown for 2.5 s of the 3 turns red soon).
+    A light frozen green reports `FROZEN_LIGHT_AGE`; no light, 0."""
     i = jnp.maximum(intersection, 0)
     t = lights.timer[i]
     g0, g1 = lights.green[i, 0], lights.green[i, 1]
@@ -67,6 +85,35 @@ def light_state(
     tt = fmod_positive(t - start, cycle)
     g = jnp.where(phase == 0, g0, g1)
     state = jnp.where(tt < g, GREEN, jnp.where(tt < g + y, YELLOW, RED))
+    age = jnp.where(tt < g, tt, jnp.where(tt < g + y, tt - g, tt - g - y))
     state = jnp.where(lights.frozen_green, GREEN, state)
+    age = jnp.where(lights.frozen_green, FROZEN_LIGHT_AGE, age)
     has = lights.has_light[i] & (intersection >= 0)
-    return jnp.where(has, state, NO_LIGHT).astype(jnp.int32)
+    return jnp.where(has, state, NO_LIGHT).astype(jnp.int32), jnp.where(has, age, 0.0)
+
+
+def next_stop_line(
+    agents: Agents,
+    s: Array,
+    at_s_is_passed: bool,
+    lights: Lights,
+    maps: MapBank,
+    m: Array,
+    cfg: WorldConfig,
+) -> tuple[Array, Array, Array]:
+    """(arc length, stop line index (-1: none), light state) of the next stop line on each
+    agent's route beyond arc length `s` (a line exactly at `s` counts as passed if
+    `at_s_is_passed`). Agents of any batch shape (...)."""
+    stop_s = maps.route_stop_s[m, agents.route]  # [..., RL], ascending, padded far away
+    passed = stop_s <= s[..., None] if at_s_is_passed else stop_s < s[..., None]
+    k = jnp.minimum(passed.sum(-1), stop_s.shape[-1] - 1).astype(jnp.int32)
+    next_s = jnp.take_along_axis(stop_s, k[..., None], axis=-1)[..., 0]
+    line = maps.route_stop_line[m, agents.route, k]
+    safe_line = jnp.maximum(line, 0)
+    state = light_state(
+        lights,
+        jnp.where(line >= 0, maps.stop_line_intersection[m, safe_line], -1),
+        maps.stop_line_phase[m, safe_line],
+        cfg,
+    )
+    return next_s, line, state

@@ -16,7 +16,7 @@ from jaxtyping import Array, Bool, Float, Int
 from gp_world._agents import Agents
 from gp_world._events import RouteFrame, route_window
 from gp_world._geometry import to_ego
-from gp_world._lights import NO_LIGHT, NUM_LIGHT_STATES, Lights, light_state
+from gp_world._lights import NO_LIGHT, NUM_LIGHT_STATES, Lights, light_state_and_age
 from gp_world._map_bank import MapBank
 from gp_world.config import AGENT_KINDS, WorldConfig
 
@@ -26,7 +26,8 @@ AGENT_FEATURES = 8  # x, y, cos, sin (relative yaw), vx, vy (relative, ego frame
 TURN_SIGNAL_ANGLE = 0.5  # radians the route turns within the signal distance to signal
 LANE_FEATURES = 5  # x, y, cos, sin (relative heading), speed limit
 EDGE_FEATURES = 4  # x0, y0, x1, y1
-STOP_FEATURES = 3 + NUM_LIGHT_STATES  # distance along route, x, y, light one-hot
+STOP_FEATURES = 3 + NUM_LIGHT_STATES  # distance along route, x, y, light one-hot (+ its age)
+LIGHT_AGE_SCALE = 10.0  # s: the observed light age is seconds / this, capped at 1
 
 
 class PrivilegedObservation(eqx.Module):
@@ -41,7 +42,7 @@ class PrivilegedObservation(eqx.Module):
     lane_points_valid: Bool[Array, "A L"]
     road_edges: Float[Array, "A B 4"]
     road_edges_valid: Bool[Array, "A B"]
-    stop_lines: Float[Array, "A S 7"]
+    stop_lines: Float[Array, "A S F"]  # F = 7, + the light's age with `observe_light_age`
     stop_lines_valid: Bool[Array, "A S"]
     valid: Bool[Array, " A"]
 
@@ -204,7 +205,7 @@ def observe(
     )
     # Every signal group's state once per world, then one gather per observed stop line.
     n_inter = lights.timer.shape[0]
-    groups = light_state(
+    groups, ages = light_state_and_age(
         lights,
         jnp.arange(n_inter, dtype=jnp.int32)[:, None],
         jnp.arange(2, dtype=jnp.int32)[None, :],
@@ -212,14 +213,16 @@ def observe(
     )  # [I, 2]
     inter = maps.stop_line_intersection[m, jnp.maximum(k_line, 0)]
     phase = maps.stop_line_phase[m, jnp.maximum(k_line, 0)]
-    state = jnp.where((k_line >= 0) & (inter >= 0), groups[jnp.maximum(inter, 0), phase], NO_LIGHT)
-    stop_lines = jnp.concatenate(
-        [
-            jnp.stack([k_s - frame.s[:, None], sx, sy], -1),
-            jax.nn.one_hot(state, NUM_LIGHT_STATES, dtype=jnp.float32),
-        ],
-        -1,
-    )
+    lit = (k_line >= 0) & (inter >= 0)
+    state = jnp.where(lit, groups[jnp.maximum(inter, 0), phase], NO_LIGHT)
+    stop_features = [
+        jnp.stack([k_s - frame.s[:, None], sx, sy], -1),
+        jax.nn.one_hot(state, NUM_LIGHT_STATES, dtype=jnp.float32),
+    ]
+    if cfg.observe_light_age:
+        age = jnp.where(lit, ages[jnp.maximum(inter, 0), phase], 0.0)
+        stop_features.append(jnp.minimum(age / LIGHT_AGE_SCALE, 1.0)[..., None])
+    stop_lines = jnp.concatenate(stop_features, -1)
 
     zero = lambda x, v: jnp.where(v[..., None], x, 0.0)  # noqa: E731
     return PrivilegedObservation(

@@ -91,14 +91,15 @@ class World(eqx.Module):
             m = jnp.clip(jnp.asarray(map_id, jnp.int32), 0, n - 1)  # traced ids are clamped
         cfg = self.config
 
+        lights = reset_lights(k_lights, cfg, self.maps.intersections_valid[m])
+
         def spawn_round(agents: Agents, key_round: Array) -> tuple[Agents, None]:
-            return respawn(key_round, agents, ~agents.valid, cfg, self.maps, m), None
+            return respawn(key_round, agents, ~agents.valid, cfg, self.maps, m, lights), None
 
         # A scan, not a Python loop: the respawn graph is compiled once.
         agents, _ = jax.lax.scan(
             spawn_round, empty_agents(cfg), split(k_spawn, cfg.reset_spawn_rounds)
         )
-        lights = reset_lights(k_lights, cfg, self.maps.intersections_valid[m])
         return WorldState(agents, lights, m.astype(jnp.int32), k_next, jnp.zeros((), jnp.int32))
 
     def check_action(self, action: Array) -> None:
@@ -202,7 +203,8 @@ class World(eqx.Module):
             removed = removed | (events.collision & live)
         moved = eqx.tree_at(lambda a: a.removed, moved, removed)
         need = (done | ~live) & ~removed
-        agents = respawn(k_spawn, moved, need, cfg, maps, m)
+        lights = step_lights(state.lights, cfg)  # the lights the new agents will meet
+        agents = respawn(k_spawn, moved, need, cfg, maps, m, lights)
         agents = eqx.tree_at(lambda a: a.valid, agents, agents.valid & ~removed)
 
         out = StepOutput(
@@ -214,7 +216,6 @@ class World(eqx.Module):
             distance=jnp.where(live, moved_k.speed * cfg.dt, 0.0),
             progress=progress,
         )
-        lights = step_lights(state.lights, cfg)
         return WorldState(agents, lights, m, key, state.step + 1), out
 
     def observe(self, state: WorldState) -> PrivilegedObservation:

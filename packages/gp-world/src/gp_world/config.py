@@ -94,6 +94,10 @@ class WorldConfig:
     spawn_clearance: float = 1.0  # metres added to bounding circles when spawning
     spawn_speed_fraction: float = 0.5  # spawn speed ~ U(0, fraction * speed limit)
     reset_spawn_rounds: int = 8  # spawn rounds at reset (each with spawn_candidates attempts)
+    # No spawn where the new agent could not stop before its route's next stop line while that
+    # light is yellow or red (braking at twice `safe_decel`, the world's test for a yellow): a
+    # driver born there runs the red light through no choice of its own.
+    spawn_can_stop: bool = False
 
     # Lights.
     light_green: tuple[float, float] = (8.0, 20.0)  # seconds, sampled per intersection
@@ -151,6 +155,11 @@ class WorldConfig:
     # a left and a right indicator, on when its route turns by more than 0.5 rad within this
     # distance (0: no indicators, 8 features per observed agent).
     turn_signal_distance: float = 0.0
+    # Each observed stop line gains how long its light has shown its state (seconds / 10,
+    # capped at 1), as a driver who saw it change knows: without it a policy without memory
+    # cannot tell a yellow about to turn red from one just begun (7 features per stop line
+    # without it, 8 with).
+    observe_light_age: bool = False
 
     def __post_init__(self) -> None:
         if self.num_agents < 1:
