@@ -130,6 +130,9 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
                 s.agents, s.agents.route_s, False, s.lights, maps, s.map_id, world.config
             )
         )(states)
+        can_stop = jax.vmap(
+            lambda s: gw.can_stop_for_light(s.agents, s.lights, maps, s.map_id, world.config)
+        )(states)
         record = dict(
             speed=a.speed,
             lateral=a.route_lateral,
@@ -147,6 +150,7 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
             age=a.age,
             to_line=line_s - a.route_s - 0.5 * a.length,  # front bumper to the next stop line
             light=light,
+            can_stop=can_stop,  # green or no light ahead, or it could still stop (gp-world's test)
             turning=jax.vmap(
                 lambda s: gw.turn_signals(s.agents, maps, s.map_id, TURN_AHEAD).any(-1)
             )(states),
@@ -268,8 +272,7 @@ def _red_lights(r, cfg: gw.WorldConfig) -> None:
     red_for, at_yellow = [], []  # at_yellow: (metres to the line, speed) of those that could stop
 
     def could_stop(step, ww, ii) -> bool:  # braking at twice safe_decel, as for a yellow light
-        d, v = r["to_line"][step, ww, ii], r["speed"][step, ww, ii]
-        return bool(v <= np.sqrt(2.0 * 2.0 * cfg.safe_decel * max(d, 0.0)))
+        return bool(r["can_stop"][step, ww, ii])
 
     for tt, ww, ii in zip(t, w, i, strict=True):
         # The light's states along this episode, back to its last green (the step before it

@@ -78,7 +78,7 @@ def test_red_light_event_only_when_crossing_on_red():
 
 def test_light_age_counts_from_the_last_change(key):
     """Ages against the cycle worked by hand: green g0 = 10 s, g1 = 6 s, yellow 2, all-red 1."""
-    from gp_world._lights import FROZEN_LIGHT_AGE, Lights, light_state_and_age
+    from gp_world._lights import FROZEN_LIGHT_AGE, Lights
 
     green = jnp.asarray([[10.0, 6.0]])
     inter, phases = jnp.zeros((2,), jnp.int32), jnp.asarray([0, 1], jnp.int32)
@@ -93,13 +93,13 @@ def test_light_age_counts_from_the_last_change(key):
     }
     for timer, expected in cases.items():
         lights = Lights(jnp.asarray([timer]), green, jnp.ones((1,), bool), jnp.asarray(False))
-        state, age = light_state_and_age(lights, inter, phases, CFG)
+        state, age = gw.light_state_and_age(lights, inter, phases, CFG)
         np.testing.assert_array_equal(state, gw.light_state(lights, inter, phases, CFG))
         np.testing.assert_array_equal(state, [e[0] for e in expected])
         np.testing.assert_allclose(age, [e[1] for e in expected], atol=1e-5)
     frozen = Lights(jnp.asarray([4.0]), green, jnp.ones((1,), bool), jnp.asarray(True))
     np.testing.assert_array_equal(
-        light_state_and_age(frozen, inter, phases, CFG)[1], 2 * [FROZEN_LIGHT_AGE]
+        gw.light_state_and_age(frozen, inter, phases, CFG)[1], 2 * [FROZEN_LIGHT_AGE]
     )
     gone = Lights(jnp.asarray([4.0]), green, jnp.zeros((1,), bool), jnp.asarray(False))
-    np.testing.assert_array_equal(light_state_and_age(gone, inter, phases, CFG)[1], [0.0, 0.0])
+    np.testing.assert_array_equal(gw.light_state_and_age(gone, inter, phases, CFG)[1], [0.0, 0.0])

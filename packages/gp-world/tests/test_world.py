@@ -365,8 +365,6 @@ def test_observed_stop_lines_show_their_lights_age(village_world, village_rollou
     """With `observe_light_age` each observed stop line gains its light's age (s / 10, capped at
     1) after its 7 features, the rest of the observation unchanged; the next stop line's age is
     the one `light_state_and_age` gives for its signal group."""
-    from gp_world._lights import light_state_and_age
-
     final, obs = village_rollout[1], village_rollout[3]
     cfg = dataclasses.replace(village_world.config, observe_light_age=True)
     seen = jax.jit(jax.vmap(gw.World(cfg, village_world.maps).observe))(final)
@@ -380,7 +378,7 @@ def test_observed_stop_lines_show_their_lights_age(village_world, village_rollou
         _, line, _ = gw.next_stop_line(a, a.route_s, False, state.lights, maps, state.map_id, cfg)
         safe = jnp.maximum(line, 0)
         inter = jnp.where(line >= 0, maps.stop_line_intersection[state.map_id, safe], -1)
-        _, age = light_state_and_age(
+        _, age = gw.light_state_and_age(
             state.lights, inter, maps.stop_line_phase[state.map_id, safe], cfg
         )
         return jnp.minimum(age / 10.0, 1.0)
@@ -395,8 +393,6 @@ def test_spawns_can_stop_for_the_lights(village_world):
     """With `spawn_can_stop` no agent is born unable to stop for a yellow or red light on its
     route (at reset and at respawns during 20 steps); without it some are (28 of 1024 at reset
     here, 5 of 99 respawns)."""
-    from gp_world._agents import can_stop_for_light
-
     base = dataclasses.replace(village_world.config, num_agents=32)
     maps = village_world.maps
 
@@ -406,7 +402,7 @@ def test_spawns_can_stop_for_the_lights(village_world):
         states = jax.vmap(world.reset)(jax.random.split(k_reset, 32))
 
         def stuck(s, born):
-            ok = jax.vmap(lambda s: can_stop_for_light(s.agents, s.lights, maps, s.map_id, base))
+            ok = jax.vmap(lambda s: gw.can_stop_for_light(s.agents, s.lights, maps, s.map_id, base))
             return jnp.stack(
                 [(born & s.agents.valid & ~ok(s)).sum(), (born & s.agents.valid).sum()]
             )

@@ -1,7 +1,7 @@
 """Batched multi-agent driving world: procedural towns, agents, bicycle dynamics, events,
 rewards, privileged observations. One world per call; batch with `jax.vmap`."""
 
-from gp_world._agents import Agents
+from gp_world._agents import Agents, can_stop_for_light
 from gp_world._dynamics import (
     ActionSpace,
     Kinematics,
@@ -13,7 +13,15 @@ from gp_world._dynamics import (
 )
 from gp_world._events import Events, crossing_speed, next_stop_line, safe_speed
 from gp_world._geometry import box_corners, boxes_overlap, to_ego
-from gp_world._lights import GREEN, NO_LIGHT, RED, YELLOW, Lights, light_state
+from gp_world._lights import (
+    GREEN,
+    NO_LIGHT,
+    RED,
+    YELLOW,
+    Lights,
+    light_state,
+    light_state_and_age,
+)
 from gp_world._map_bank import (
     MAP_FORMAT_VERSION,
     MapBank,
@@ -69,12 +77,14 @@ __all__ = [
     "boxes_overlap",
     "build_map",
     "build_map_bank",
+    "can_stop_for_light",
     "crossing_speed",
     "drivable_at",
     "forward",
     "generate_town",
     "inverse",
     "light_state",
+    "light_state_and_age",
     "load_map_bank",
     "map_geometry",
     "map_seeds",
