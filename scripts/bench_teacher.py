@@ -20,15 +20,7 @@ _CPU = (
     ("village", ga.TrainConfig.demo(), 2),
 )
 _GPU = (
-    # The CPU `demo` preset (its world and narrow teacher) with 32 times the worlds per update.
-    (
-        "village-demo",
-        dataclasses.replace(
-            ga.TrainConfig.demo(),
-            ppo=dataclasses.replace(ga.TrainConfig.demo().ppo, num_worlds=256),
-        ),
-        4,
-    ),
+    ("village-demo", ga.TrainConfig.demo_gpu(), 4),  # the `demo` preset at 256 worlds
     (
         "village",
         dataclasses.replace(

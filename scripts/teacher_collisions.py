@@ -125,13 +125,8 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
         turn = jnp.take_along_axis(a.yaw, other, -1) - a.yaw
         heading = jnp.abs(jnp.arctan2(jnp.sin(turn), jnp.cos(turn)))
         intersection, phase, since = jax.vmap(lambda s: _last_stop_line(s, maps))(states)
-        line_s, _, light = jax.vmap(
-            lambda s: gw.next_stop_line(
-                s.agents, s.agents.route_s, False, s.lights, maps, s.map_id, world.config
-            )
-        )(states)
-        can_stop = jax.vmap(
-            lambda s: gw.can_stop_for_light(s.agents, s.lights, maps, s.map_id, world.config)
+        to_line, _, light, can_stop = jax.vmap(
+            lambda s: gw.light_ahead(s.agents, s.lights, maps, s.map_id, world.config)
         )(states)
         record = dict(
             speed=a.speed,
@@ -148,9 +143,9 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
             observed=observed,
             kind=a.kind,
             age=a.age,
-            to_line=line_s - a.route_s - 0.5 * a.length,  # front bumper to the next stop line
+            to_line=to_line,  # front bumper to the next stop line
             light=light,
-            can_stop=can_stop,  # green or no light ahead, or it could still stop (gp-world's test)
+            can_stop=can_stop,  # it could still stop before that line (gp-world's test)
             turning=jax.vmap(
                 lambda s: gw.turn_signals(s.agents, maps, s.map_id, TURN_AHEAD).any(-1)
             )(states),
@@ -266,13 +261,17 @@ def main(args: TeacherCollisions) -> None:
 def _red_lights(r, cfg: gw.WorldConfig) -> None:
     """Each red light run, by what the light and the agent did since the light left green."""
     t, w, i = np.nonzero(r["red_light"])
-    counts = {"stopped, then crossed": 0, "could stop at yellow": 0, "could not": 0}
-    counts["no green in its episode"] = 0
-    counts["  of which could not stop from its spawn"] = 0
+    counts = dict.fromkeys(
+        (
+            "stopped, then crossed",
+            "could stop at yellow",
+            "could not",
+            "no green in its episode",
+            "  of which could not stop from its spawn",
+        ),
+        0,
+    )
     red_for, at_yellow = [], []  # at_yellow: (metres to the line, speed) of those that could stop
-
-    def could_stop(step, ww, ii) -> bool:  # braking at twice safe_decel, as for a yellow light
-        return bool(r["can_stop"][step, ww, ii])
 
     for tt, ww, ii in zip(t, w, i, strict=True):
         # The light's states along this episode, back to its last green (the step before it
@@ -282,7 +281,7 @@ def _red_lights(r, cfg: gw.WorldConfig) -> None:
         green = r["light"][back, ww, ii] == gw.GREEN
         if not green.any():
             counts["no green in its episode"] += 1
-            unable = start >= 0 and not could_stop(start, ww, ii)
+            unable = start >= 0 and not r["can_stop"][start, ww, ii]
             counts["  of which could not stop from its spawn"] += int(unable)
             continue
         tg = back[np.argmax(green)]
@@ -292,7 +291,7 @@ def _red_lights(r, cfg: gw.WorldConfig) -> None:
             counts["stopped, then crossed"] += 1
             continue
         # At yellow onset: could it stop before the line?
-        can = could_stop(tg + 1, ww, ii)
+        can = bool(r["can_stop"][tg + 1, ww, ii])
         counts["could stop at yellow" if can else "could not"] += 1
         if can:
             at_yellow.append((r["to_line"][tg + 1, ww, ii], r["speed"][tg + 1, ww, ii]))
@@ -302,9 +301,8 @@ def _red_lights(r, cfg: gw.WorldConfig) -> None:
             f"  seconds red when crossed: median {np.median(red_for):.1f}, "
             f"{np.mean(np.asarray(red_for) <= 1.0):.0%} within 1 s"
         )
-    speeds = r["speed"][t, w, i]
     if len(t):
-        print(f"  speed at the line: median {np.median(speeds):.1f} m/s")
+        print(f"  speed at the line: median {np.median(r['speed'][t, w, i]):.1f} m/s")
     for name, n in counts.items():
         print(f"  {name}: {n}")
     if at_yellow:

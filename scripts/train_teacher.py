@@ -45,7 +45,8 @@ PRESETS = {
         TrainTeacher(run_dir="runs/teacher-demo", train=ga.TrainConfig.demo()),
     ),
     "demo-gpu": (
-        "the demo preset on one GPU: 256 worlds per update, about 8 minutes on one H100",
+        "the demo preset on one GPU: 256 worlds per update (8 minutes on one H100 before the "
+        "demo world gained the light age)",
         TrainTeacher(run_dir="runs/teacher-demo-gpu", train=ga.TrainConfig.demo_gpu()),
     ),
     "full": (

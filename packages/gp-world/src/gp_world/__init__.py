@@ -1,7 +1,7 @@
 """Batched multi-agent driving world: procedural towns, agents, bicycle dynamics, events,
 rewards, privileged observations. One world per call; batch with `jax.vmap`."""
 
-from gp_world._agents import Agents, can_stop_for_light
+from gp_world._agents import Agents
 from gp_world._dynamics import (
     ActionSpace,
     Kinematics,
@@ -19,6 +19,8 @@ from gp_world._lights import (
     RED,
     YELLOW,
     Lights,
+    can_stop_for_light,
+    light_ahead,
     light_state,
     light_state_and_age,
 )
@@ -83,6 +85,7 @@ __all__ = [
     "forward",
     "generate_town",
     "inverse",
+    "light_ahead",
     "light_state",
     "light_state_and_age",
     "load_map_bank",

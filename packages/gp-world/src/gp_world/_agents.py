@@ -9,7 +9,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from gp_world._dynamics import KIND_LENGTH, KIND_WHEELBASE_FRACTION, KIND_WIDTH, Kinematics
-from gp_world._lights import GREEN, NO_LIGHT, Lights, next_stop_line
+from gp_world._lights import Lights, can_stop_for_light
 from gp_world._map_bank import MapBank, box_on_road
 from gp_world._random import uniform
 from gp_world.config import REWARD_TERMS, WorldConfig
@@ -158,17 +158,6 @@ def _candidates(u: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
     )
 
 
-def can_stop_for_light(
-    agents: Agents, lights: Lights, maps: MapBank, m: Array, cfg: WorldConfig
-) -> Bool[Array, "..."]:
-    """Agents (any batch shape) whose route's next stop line shows green or no light, or who
-    could still stop before it braking at twice `safe_decel` (the world's test for a yellow)."""
-    next_s, line, state = next_stop_line(agents, agents.route_s, False, lights, maps, m, cfg)
-    to_line = jnp.maximum(next_s - agents.route_s - 0.5 * agents.length, 0.0)
-    can_stop = agents.speed <= jnp.sqrt(2.0 * 2.0 * cfg.safe_decel * to_line)
-    return (line < 0) | (state == GREEN) | (state == NO_LIGHT) | can_stop
-
-
 def respawn(
     key: Array,
     agents: Agents,
@@ -176,16 +165,16 @@ def respawn(
     cfg: WorldConfig,
     maps: MapBank,
     m: Array,
-    lights: Lights | None = None,
+    lights: Lights,
 ) -> Agents:
     """Put a new agent into every slot with `need` where a free spot is found.
 
     A spot is free when the new agent's box lies wholly on drivable texels (a long truck on a
     tight bend may not fit its lane) and its bounding circle (plus `spawn_clearance`) clears
     every staying agent and every lower-numbered slot's new spot, so spawns are never off-road
-    and never overlap; with `cfg.spawn_can_stop` (and `lights`), also when the new agent could
-    stop for a yellow or red light ahead (`can_stop_for_light`). A slot that finds none stays
-    empty (valid False) and tries again next step.
+    and never overlap; with `cfg.spawn_can_stop`, also when the new agent could stop for a
+    yellow or red light ahead under `lights`, the lights it will meet (`can_stop_for_light`).
+    A slot that finds none stays empty (valid False) and tries again next step.
     """
     t, a = cfg.spawn_candidates, cfg.num_agents
     # One random draw for every field: a single PRNG call keeps the compiled step small.
@@ -202,8 +191,6 @@ def respawn(
     on_road = box_on_road(maps, m, cand.x, cand.y, cand.yaw, cand.length, cand.width)
     free = clear.all(-1) & on_road  # [T, A]
     if cfg.spawn_can_stop:
-        if lights is None:
-            raise ValueError("spawn_can_stop needs the lights: pass respawn(..., lights=)")
         free = free & can_stop_for_light(cand, lights, maps, m, cfg)
     found = free.any(0) & need
     if t == 1:

@@ -11,7 +11,7 @@ from jaxtyping import Array, Bool, Float, Int
 from gp_world._agents import Agents
 from gp_world._dynamics import _wrap
 from gp_world._geometry import boxes_overlap
-from gp_world._lights import RED, YELLOW, Lights, next_stop_line
+from gp_world._lights import RED, YELLOW, Lights, light_ahead, next_stop_line, stopping_speed
 from gp_world._map_bank import MapBank, box_on_road
 from gp_world.config import WorldConfig
 
@@ -92,11 +92,6 @@ def red_light_crossings(
     return crossed & (state == RED)
 
 
-def _stopping_speed(distance: Array, decel: float) -> Array:
-    """Highest speed from which braking at `decel` stops within `distance` (0 when <= 0)."""
-    return jnp.sqrt(2.0 * decel * jnp.maximum(distance, 0.0))
-
-
 CONFLICT_ROUTE_POINTS = 12  # route points (2 m apart) ahead searched for crossing traffic
 CROSSING_ANGLE = math.radians(30.0)  # others heading further from the route than this cross it
 CONFLICT_TIME_GAP = 1.0  # s: the ego keeps its way only when it passes this long before the other
@@ -154,7 +149,7 @@ def crossing_speed(
         & passes
         & (to_point > 0.0)[..., None]
     ).any(-1)
-    v_stop = _stopping_speed(to_point - margin, decel)
+    v_stop = stopping_speed(to_point - margin, decel)
     return jnp.min(jnp.where(conflict, v_stop, jnp.inf), axis=1)
 
 
@@ -173,11 +168,9 @@ def safe_speed(
     """
     a = agents
     decel = cfg.safe_decel
-    next_s, line, state = next_stop_line(a, a.route_s, False, lights, maps, m, cfg)
-    to_line = next_s - a.route_s - 0.5 * a.length  # front bumper to the line
-    can_stop = a.speed <= _stopping_speed(to_line, 2.0 * decel)
+    to_line, line, state, can_stop = light_ahead(a, lights, maps, m, cfg)
     must_stop = (line >= 0) & ((state == RED) | ((state == YELLOW) & can_stop))
-    v_line = jnp.where(must_stop, _stopping_speed(to_line - cfg.safe_margin, decel), jnp.inf)
+    v_line = jnp.where(must_stop, stopping_speed(to_line - cfg.safe_margin, decel), jnp.inf)
 
     # The agent ahead: relative positions in each ego frame, [A (ego), A (other)].
     c, s_ = jnp.cos(a.yaw)[:, None], jnp.sin(a.yaw)[:, None]

@@ -117,3 +117,30 @@ def next_stop_line(
         cfg,
     )
     return next_s, line, state
+
+
+def stopping_speed(distance: Array, decel: float) -> Array:
+    """Highest speed from which braking at `decel` stops within `distance` (0 when <= 0)."""
+    return jnp.sqrt(2.0 * decel * jnp.maximum(distance, 0.0))
+
+
+def light_ahead(
+    agents: Agents, lights: Lights, maps: MapBank, m: Array, cfg: WorldConfig
+) -> tuple[Array, Array, Array, Array]:
+    """The next stop line on each agent's route (any batch shape): (metres from the front
+    bumper to it, its index (-1: none), its light state, whether the agent could still stop
+    before it braking at twice `safe_decel`). The last is what makes a yellow binding for the
+    safe speed, and what `spawn_can_stop` asks of a new agent."""
+    next_s, line, state = next_stop_line(agents, agents.route_s, False, lights, maps, m, cfg)
+    to_line = next_s - agents.route_s - 0.5 * agents.length
+    can_stop = agents.speed <= stopping_speed(to_line, 2.0 * cfg.safe_decel)
+    return to_line, line, state, can_stop
+
+
+def can_stop_for_light(
+    agents: Agents, lights: Lights, maps: MapBank, m: Array, cfg: WorldConfig
+) -> Bool[Array, "..."]:
+    """Agents (any batch shape) whose route's next stop line shows green or no light, or who
+    could still stop before it (`light_ahead`)."""
+    _, line, state, can_stop = light_ahead(agents, lights, maps, m, cfg)
+    return (line < 0) | (state == GREEN) | (state == NO_LIGHT) | can_stop
