@@ -8,7 +8,7 @@ Stages, each printing what it did and where its outputs went (all under `--out`)
 2. teacher: use the teacher run given by `--teacher-run` (the shipped one by default), or
    train one by PPO self-play for `--teacher-minutes` when none is there;
 3. student: distil a pixel student from the teacher by self-play DAgger (three cameras) for a
-   few iterations (the shipped student, `--student-run`, was distilled for 60);
+   few iterations (the shipped student, `--student-run`, was distilled for 340);
 4. evaluate: rule-based baseline, teacher and pixel students on held-out towns, closed-loop
    suites (routes, incidents, CARLA driving score, HUGSIM HD-Score, nuPlan CLS);
 5. video: the teacher driving (its camera beside the BEV, events marked) and the shipped
@@ -41,13 +41,13 @@ import gp_eval as ge
 class Demo:
     out: Path = Path("runs/demo")
     """Folder for everything the demo writes."""
-    teacher_run: Path = Path("checkpoints/teacher-demo")
+    teacher_run: Path = Path("checkpoints/teacher-gpu")
     """A teacher run folder (config.json + checkpoints/); trained under `out` if missing."""
     teacher_minutes: float = 4.0
     """Wall-clock budget for training a teacher when `teacher_run` holds none."""
     student_iterations: int = 4
     """Self-play DAgger iterations of the demo's own student (the `demo` preset runs 60)."""
-    student_run: Path = Path("checkpoints/student-demo")
+    student_run: Path = Path("checkpoints/student-gpu-teacher")
     """A distilled student (distillation run folder) evaluated beside the teacher, if present."""
     eval_seeds: tuple[int, ...] = (0, 1)
     """Held-out worlds for the closed-loop evaluation, one per seed."""

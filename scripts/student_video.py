@@ -1,6 +1,6 @@
 """A video of a pixel student driving on a held-out town: its camera rig beside the BEV.
 
-    python scripts/student_video.py --student checkpoints/student-demo --out student.mp4
+    python scripts/student_video.py --student checkpoints/student-gpu-teacher --out student.mp4
 
 The student drives every agent of one held-out world (greedy, from its cameras, rendered every
 step); the video follows slot `--follow`: on the left the top-down view centred on it (events
@@ -24,7 +24,7 @@ import gp_eval as ge
 
 @dataclasses.dataclass(frozen=True)
 class Args:
-    student: Path = Path("checkpoints/student-demo")
+    student: Path = Path("checkpoints/student-gpu-teacher")
     """A distillation run folder (config.json + checkpoints/)."""
     out: Path = Path("runs/student.mp4")
     """Output video (.mp4 or .gif)."""
