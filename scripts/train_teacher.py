@@ -45,8 +45,7 @@ PRESETS = {
         TrainTeacher(run_dir="runs/teacher-demo", train=ga.TrainConfig.demo()),
     ),
     "demo-gpu": (
-        "the demo preset on one GPU: 256 worlds per update (8 minutes on one H100 before the "
-        "demo world gained the light age)",
+        "the demo preset on one GPU: 256 worlds per update (about 8 minutes on one H100)",
         TrainTeacher(run_dir="runs/teacher-demo-gpu", train=ga.TrainConfig.demo_gpu()),
     ),
     "full": (
