@@ -30,7 +30,6 @@ import tyro
 sys.path.insert(0, str(Path(__file__).parent))
 import draw_map
 import student_video
-from evaluate import same_world
 
 import gp_agents as ga
 import gp_distill as gd
@@ -119,7 +118,7 @@ def evaluate(args: Demo, teacher_run: Path) -> tuple[object, ge.ClosedLoopResult
         students["shipped student"] = args.student_run
     for name, run in students.items():
         student, distill_cfg = gd.load_student(run)
-        if not same_world(distill_cfg.world, train_cfg.world):
+        if not distill_cfg.world.drives_like(train_cfg.world):
             print(f"[demo] {run} was distilled on another world than the teacher's: skipped")
             continue
         pixels = ga.make_pixel_pipeline(distill_cfg.pixels, world.maps)

@@ -61,13 +61,6 @@ class Evaluate:
     video_steps: int = 200
 
 
-def same_world(a: gw.WorldConfig, b: gw.WorldConfig) -> bool:
-    """Whether policies trained on `a` and `b` can be compared in one evaluation world: runs may
-    differ in their episode limit (a teacher fine-tuned on longer episodes), and the first run's
-    world, limit included, is the evaluation's. All else must match."""
-    return dataclasses.replace(a, max_episode_steps=b.max_episode_steps) == b
-
-
 def _load_teacher(spec: str):
     path, step = ga.split_run_step(spec)
     return ga.load_teacher(path, step=step)
@@ -80,9 +73,9 @@ def main(args: Evaluate) -> None:
     students = [(path, *gd.load_student(path)) for path in args.students]
     runs = teachers + students
     if runs:
-        world_cfg = runs[0][2].world
+        world_cfg = runs[0][2].world  # the first run's world, episode limit included
         for path, _, cfg in runs[1:]:
-            if not same_world(cfg.world, world_cfg):
+            if not cfg.world.drives_like(world_cfg):
                 raise SystemExit(f"{path} was trained on another world config than {runs[0][0]}")
     else:
         world_cfg = dataclasses.replace(

@@ -31,6 +31,7 @@ def test_shipped_student_loads_beside_its_teacher(folder):
     teacher_path, teacher_step = ga.split_run_step(teacher_name)
     assert (ROOT / teacher_path / "config.json").is_file(), f"{folder.name}: no {teacher_name}"
     _, teacher_cfg = ga.load_teacher(ROOT / teacher_path, step=teacher_step)
-    # Runs may differ in their episode limit alone (an evaluation takes the first run's).
+    # Runs may differ in their episode limit alone: `WorldConfig.drives_like`, the test the demo
+    # and `scripts/evaluate.py` make (an evaluation takes the first run's limit).
     assert set(cfg.world_differences(teacher_cfg)) <= {"max_episode_steps"}
     assert cfg.teacher == teacher_cfg.teacher

@@ -216,6 +216,20 @@ def test_bad_input_is_rejected(toy_world, toy_reset, key):
         gw.WorldConfig(action_space="teleport")  # type: ignore[arg-type]
 
 
+def test_worlds_that_drive_alike_differ_in_the_episode_limit_alone():
+    longer = dataclasses.replace(TOY, max_episode_steps=2 * TOY.max_episode_steps)
+    assert longer.differences(TOY) == ["max_episode_steps"]
+    assert longer.drives_like(TOY) and TOY.drives_like(longer)
+    harsher = dataclasses.replace(longer, reward_collision=(9.0, 9.0), observe_light_age=True)
+    assert set(harsher.differences(TOY)) == {
+        "max_episode_steps",
+        "reward_collision",
+        "observe_light_age",
+    }
+    assert not harsher.drives_like(TOY)
+    assert TOY.differences(TOY) == [] and TOY.drives_like(TOY)
+
+
 def test_nan_actions_inside_jit_are_zeroed(toy_world, toy_reset, key):
     cont = gw.World(dataclasses.replace(TOY, action_space="continuous"), toy_world.maps)
     state = toy_reset(key)  # the state does not depend on the action space

@@ -325,16 +325,10 @@ class TrainConfig:
         (262k agent-steps, 32 times the CPU preset's) and the entropy bonus falling linearly
         from 0.03 to 0.003 over the 4000 updates (1.05B agent-steps).
 
-        Seed 3 on one H100 (jax 0.11.2, 2026-11-23) trained at a median 2.39M agent-steps/s:
-        3970 updates in a first 8-minute chunk (compilation and evaluations included), the rest
-        in a second, resumed from its checkpoint. Held-out towns (`evaluate_policy`, 16 worlds x
-        2000 steps, keys 7, 8, 9): 98.0%, 97.9%, 97.9% of routes; 1.5%, 1.5%, 1.1% of episodes
-        ending in a collision or off-road; 0.7-1.1% at a red light. `checkpoints/teacher-gpu-lights`
-        is this run fine-tuned for 1500 more updates at learning rate 3e-5 (98.3-98.5%, 0.8-1.2%).
-        The same seed before the `demo` world gained the light age and the spawn rule
-        (`--train.world.no-observe-light-age --train.world.no-spawn-can-stop`), at 2.47M
-        agent-steps/s: 95.6-96.4% of routes, 0.7-1.4% incidents, 3.3-4.8% red lights; fine-tuned,
-        that is `checkpoints/teacher-gpu` (gp-agents' README, "On one H100").
+        Seed 3 ran 3970 of the 4000 updates in 8 minutes on one H100 (compilation and
+        evaluations included); fine-tuned, it is `checkpoints/teacher-gpu-lights` (and, before
+        the `demo` world gained the light age and the spawn rule, `checkpoints/teacher-gpu`).
+        Their READMEs hold the commands and the held-out numbers.
         """
         demo = cls.demo()
         return dataclasses.replace(

@@ -132,17 +132,13 @@ class DistillConfig:
 
         The student then learns where its teacher did (episode ends, respawns, reward-weight
         ranges: the teacher reads its weights normalised to those ranges) and an evaluation
-        can compare the two in one world (`scripts/evaluate.py` refuses runs of different
-        worlds)."""
+        can compare the two in one world (`scripts/evaluate.py` and the demo refuse runs whose
+        worlds differ in more than the episode limit: `WorldConfig.drives_like`)."""
         return dataclasses.replace(self, world=teacher_run.world, teacher=teacher_run.teacher)
 
     def world_differences(self, teacher_run: TrainConfig) -> list[str]:
         """Names of the world fields in which this config differs from a teacher run's."""
-        return [
-            f.name
-            for f in dataclasses.fields(self.world)
-            if getattr(self.world, f.name) != getattr(teacher_run.world, f.name)
-        ]
+        return self.world.differences(teacher_run.world)
 
     @property
     def agent_steps_per_iteration(self) -> int:

@@ -199,6 +199,20 @@ class WorldConfig:
     def num_reward_terms(self) -> int:
         return len(REWARD_TERMS)
 
+    def differences(self, other: WorldConfig) -> list[str]:
+        """Names of the fields in which this config differs from `other`."""
+        return [
+            f.name
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        ]
+
+    def drives_like(self, other: WorldConfig) -> bool:
+        """Whether policies trained in this world and in `other` can be compared in one
+        evaluation world: every field equal but the episode limit (`max_episode_steps`, which
+        only ends episodes sooner or later; a teacher fine-tuned on longer episodes)."""
+        return set(self.differences(other)) <= {"max_episode_steps"}
+
     @classmethod
     def toy(cls) -> WorldConfig:
         """A two-lane ring road with four agents: small, fast, with a dense progress reward."""
