@@ -119,7 +119,8 @@ def evaluate(args: Demo, teacher_run: Path) -> tuple[object, ge.ClosedLoopResult
     for name, run in students.items():
         student, distill_cfg = gd.load_student(run)
         if not distill_cfg.world.drives_like(train_cfg.world):
-            print(f"[demo] {run} was distilled on another world than the teacher's: skipped")
+            fields = ", ".join(distill_cfg.world.differences(train_cfg.world))
+            print(f"[demo] {run} was distilled on another world ({fields} differ): skipped")
             continue
         pixels = ga.make_pixel_pipeline(distill_cfg.pixels, world.maps)
         entries[name] = ge.Entry(policy=gd.PixelDriver(student, pixels))

@@ -76,7 +76,10 @@ def main(args: Evaluate) -> None:
         world_cfg = runs[0][2].world  # the first run's world, episode limit included
         for path, _, cfg in runs[1:]:
             if not cfg.world.drives_like(world_cfg):
-                raise SystemExit(f"{path} was trained on another world config than {runs[0][0]}")
+                fields = ", ".join(cfg.world.differences(world_cfg))
+                raise SystemExit(
+                    f"{path} was trained on another world than {runs[0][0]} ({fields} differ)"
+                )
     else:
         world_cfg = dataclasses.replace(
             getattr(gw.WorldConfig, args.world)(),
