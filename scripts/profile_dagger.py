@@ -1,4 +1,4 @@
-"""Where a self-play DAgger iteration's time goes: `python scripts/profile_dagger.py toy`.
+"""Where a self-play DAgger iteration's time goes: `python scripts/profile_dagger.py --preset toy`.
 
 Times one iteration of a preset three ways, each after a warm-up call (median of `--repeats`):
 as configured, without the student updates (`sgd_steps=0`), and without forks either (rollout,

@@ -192,6 +192,25 @@ def test_a_batch_of_observations_gives_what_vmap_gives(key, kind):
     assert log_prob.shape == (2, 3) and np.all(np.isfinite(log_prob))
 
 
+def test_every_part_is_named_in_the_gradient(key):
+    """Each set encoder, the ego encoder and both trunks carry a named scope into the HLO of
+    the forward and backward pass: scripts/profile_teacher.py attributes op time by them."""
+    k_obs, k_pol = jax.random.split(key)
+    obs = _as_module(_observation(k_obs))
+    policy = TeacherPolicy(TeacherConfig.toy(), obs, _Space("continuous"), key=k_pol)
+
+    def loss(p):
+        dist, value = p(obs)
+        return jnp.sum(dist.alpha) + value
+
+    # The optimised HLO, as the profile reads it (fusions keep their root op's name stack).
+    text = eqx.filter_jit(eqx.filter_grad(loss)).lower(policy).compile().compiled.as_text()
+    parts = ["route", "agents", "lane_points", "road_edges", "stop_lines", "ego"]
+    for scope in [f"{p}_encoder" for p in parts] + ["actor_trunk", "critic_trunk"]:
+        assert f"jvp({scope})" in text, scope
+        assert f"transpose(jvp({scope}))" in text, scope
+
+
 def test_an_observation_of_another_layout_is_named(key):
     """A world configured otherwise than the teacher's (here: turn signals added to the other
     agents' rows) fails while tracing, naming the field, not deep inside a matrix product."""

@@ -171,23 +171,33 @@ class TeacherPolicy(eqx.Module):
 
     def _fused(self, observation: Any) -> Float[Array, "*batch f"]:
         self.check_observation(observation)
-        sets = [
-            self.encoders[name](getattr(observation, name), getattr(observation, f"{name}_valid"))
-            for name in SET_NAMES
-        ]
-        ego = each_row(self.ego_encoder, symlog(observation.ego))
+        sets = []
+        for name in SET_NAMES:  # named scopes: profiles (scripts/profile_teacher.py) group by them
+            with jax.named_scope(f"{name}_encoder"):
+                elements, valid = getattr(observation, name), getattr(observation, f"{name}_valid")
+                sets.append(self.encoders[name](elements, valid))
+        with jax.named_scope("ego_encoder"):
+            ego = each_row(self.ego_encoder, symlog(observation.ego))
         return jnp.concatenate([ego, *sets], axis=-1)
+
+    def _actor(self, fused: Float[Array, "*batch f"]) -> Float[Array, "*batch latent"]:
+        with jax.named_scope("actor_trunk"):
+            return self.actor_trunk(fused)
+
+    def _critic(self, fused: Float[Array, "*batch f"]) -> Float[Array, "*batch"]:
+        with jax.named_scope("critic_trunk"):
+            return each_row(self.critic_head, self.critic_trunk(fused))[..., 0]
 
     def latent(self, observation: Any) -> Float[Array, "*batch latent"]:
         """The actor's latent features f32[latent_size] (target of feature distillation)."""
-        return self.actor_trunk(self._fused(observation))
+        return self._actor(self._fused(observation))
 
     def action_distribution(self, observation: Any) -> ActionDistribution:
         return actor_distribution(self, self.latent(observation))
 
     def value(self, observation: Any) -> Float[Array, "*batch"]:
         """State value in (scaled) reward units."""
-        return each_row(self.critic_head, self.critic_trunk(self._fused(observation)))[..., 0]
+        return self._critic(self._fused(observation))
 
     def heads(
         self, observation: Any
@@ -195,8 +205,8 @@ class TeacherPolicy(eqx.Module):
         """Distribution, latent and value with the set encodings computed once (what a student
         distils from the teacher)."""
         fused = self._fused(observation)
-        latent = self.actor_trunk(fused)
-        value = each_row(self.critic_head, self.critic_trunk(fused))[..., 0]
+        latent = self._actor(fused)
+        value = self._critic(fused)
         return actor_distribution(self, latent), latent, value
 
     def __call__(self, observation: Any) -> tuple[ActionDistribution, Float[Array, "*batch"]]:

@@ -268,9 +268,10 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
                 params, opt_state = carry
                 minibatch = constrain(minibatch, None)
                 batch, adv, tgt, msk = minibatch
-                grads, terms = grad_fn(params, static, batch, adv, tgt, msk, ent_coef)
+                with jax.named_scope("ppo_gradient"):
+                    grads, terms = grad_fn(params, static, batch, adv, tgt, msk, ent_coef)
                 # optax raises float constants to int32 step counts (bias correction).
-                with jax.numpy_dtype_promotion("standard"):
+                with jax.named_scope("optimizer"), jax.numpy_dtype_promotion("standard"):
                     updates, opt_state = optimizer.update(grads, opt_state, params)
                 params = eqx.apply_updates(params, updates)
                 return (params, opt_state), (terms, optax.tree.norm(grads))
@@ -303,11 +304,12 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
 
     def update(state: TrainState) -> tuple[TrainState, dict[str, Array]]:
         key, k_rollout, k_learn = jax.random.split(state.key, 3)
-        world_state, tally, transitions, sums = rollout(
-            state.policy, world, state.world_state, state.tally, k_rollout, horizon, constrain
-        )
-        observation = constrain(jax.vmap(world.observe)(world_state), None)
-        last_value = state.policy.value(observation)
+        with jax.named_scope("rollout"):
+            world_state, tally, transitions, sums = rollout(
+                state.policy, world, state.world_state, state.tally, k_rollout, horizon, constrain
+            )
+            observation = constrain(jax.vmap(world.observe)(world_state), None)
+            last_value = state.policy.value(observation)
         policy, opt_state, advantage_max, metrics = learn(state, transitions, last_value, k_learn)
         metrics.update(episode_metrics(sums))
         metrics["update"] = state.update + 1
