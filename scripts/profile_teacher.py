@@ -3,9 +3,10 @@
 Two views of the `train_teacher` preset's update (rollout in every world, GAE, all epochs and
 minibatch steps), both after a warm-up call:
 
-- *Variants*: agent-steps/s of the preset and of cheaper teachers or schedules beside it
-  (trunks 64 wide, one hidden trunk layer, eight minibatches), timed in rounds that take each
-  variant in turn, so a noisy machine slows them alike; medians over `--rounds`.
+- *Variants*: agent-steps/s of the preset and of other teachers or schedules beside it
+  (trunks half or twice as wide, one hidden trunk layer less, eight minibatches), timed in
+  rounds that take each variant in turn, so a noisy machine slows them alike; medians over
+  `--rounds`.
 - *Ops* (`--ops`, CPU): one call traced with the JAX profiler, each XLA op's time attributed to
   the named scope it came from (gp-agents names the set encoders, trunks, rollout, PPO gradient
   and optimizer) and to its phase: the rollout, the loss's forward pass, or its backward pass.
@@ -64,9 +65,10 @@ def _variants(base: ga.TrainConfig, wanted: bool) -> dict[str, ga.TrainConfig]:
     out = {"as configured": base}
     if wanted:
         teacher, ppo = base.teacher, base.ppo
-        out["trunks 64 wide"] = dataclasses.replace(
-            base, teacher=dataclasses.replace(teacher, trunk_width=64)
-        )
+        for width in (teacher.trunk_width // 2, 2 * teacher.trunk_width):
+            out[f"trunks {width} wide"] = dataclasses.replace(
+                base, teacher=dataclasses.replace(teacher, trunk_width=width)
+            )
         if teacher.trunk_depth > 0:
             out["one hidden trunk layer less"] = dataclasses.replace(
                 base, teacher=dataclasses.replace(teacher, trunk_depth=teacher.trunk_depth - 1)
