@@ -331,7 +331,7 @@ class TrainConfig:
         evaluations included); fine-tuned, it is `checkpoints/teacher-gpu-lights` (and, before
         the `demo` world gained the light age and the spawn rule, `checkpoints/teacher-gpu`).
         Their READMEs hold the commands and the held-out numbers. Its trunks stay 128 wide,
-        as theirs (the CPU preset's are 64 since those runs; speed is no concern on a GPU).
+        as theirs (the CPU preset's became 64 wide after those runs, to save CPU time).
         """
         demo = cls.demo()
         return dataclasses.replace(
