@@ -7,6 +7,8 @@ minibatch steps), so the rate is agent-steps per second including the update.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import jax
 from bench_harness import Workload
@@ -34,12 +36,14 @@ _GPU = (
 )
 
 
-def _workload(name: str, cfg: ga.TrainConfig, n: int) -> Workload:
-    world = ga.build_world(cfg)
-    trainer = ga.make_trainer(cfg, world)
+def compiled_updates(cfg: ga.TrainConfig, n: int) -> tuple[Callable[[], Any], Any, Any]:
+    """`(run, compiled, trainer)`: `run()` makes `n` PPO updates of a fresh trainer (from
+    freshly initialised state, carried from call to call) and returns their metrics without
+    waiting for them; `compiled` is equinox's compiled `updates` (`.compiled.as_text()` is the
+    optimised HLO); `trainer` is the `make_trainer` result."""
+    trainer = ga.make_trainer(cfg, ga.build_world(cfg))
     state = trainer.init(jax.random.key(0))
-    # Compiled once, ahead of time (a GPU compile of the scanned updates takes minutes). No FLOP
-    # count: XLA's cost analysis counts a scanned loop body once, not once per iteration.
+    # Compiled once, ahead of time (a GPU compile of the scanned updates takes minutes).
     updates = trainer.updates.lower(state, n).compile()  # type: ignore[attr-defined]  # jitted
 
     def run():
@@ -47,6 +51,12 @@ def _workload(name: str, cfg: ga.TrainConfig, n: int) -> Workload:
         state, metrics = updates(state, n)
         return metrics
 
+    return run, updates, trainer
+
+
+def _workload(name: str, cfg: ga.TrainConfig, n: int) -> Workload:
+    # No FLOP count: XLA's cost analysis counts a scanned loop body once, not once per iteration.
+    run, _, trainer = compiled_updates(cfg, n)
     items = n * trainer.agent_steps_per_update
     world_cfg: WorldConfig = cfg.world
     return Workload(

@@ -24,25 +24,15 @@ import re
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import jax
 import tyro
+from bench_teacher import compiled_updates
 
 import gp_agents as ga
-
-PARTS = (
-    "route_encoder",
-    "agents_encoder",
-    "lane_points_encoder",
-    "road_edges_encoder",
-    "stop_lines_encoder",
-    "ego_encoder",
-    "actor_trunk",
-    "critic_trunk",
-    "optimizer",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,16 +69,14 @@ def _variants(base: ga.TrainConfig, wanted: bool) -> dict[str, ga.TrainConfig]:
     return out
 
 
-def _compiled(cfg: ga.TrainConfig, n: int):
-    trainer = ga.make_trainer(cfg, ga.build_world(cfg))
-    state = trainer.init(jax.random.key(0))
-    compiled = trainer.updates.lower(state, n).compile()  # type: ignore[attr-defined]
-    holder = [compiled(state, n)[0]]  # warm-up call
+def _compiled(cfg: ga.TrainConfig, n: int) -> tuple[Callable[[], None], Any, int]:
+    """`compiled_updates` (the benchmark's) with a blocking call, warmed up once."""
+    run, compiled, trainer = compiled_updates(cfg, n)
 
     def call() -> None:
-        holder[0], metrics = compiled(holder[0], n)
-        jax.block_until_ready(metrics)
+        jax.block_until_ready(run())
 
+    call()  # warm-up
     return call, compiled, n * trainer.agent_steps_per_update
 
 
@@ -126,20 +114,18 @@ def _op_scopes(hlo_text: str) -> dict[str, str]:
 def _attribute(op_name: str) -> tuple[str, str]:
     """(phase, part) of an op from its name stack."""
     scopes = re.split(r"[/()]", op_name)
-    part = next((p for p in PARTS if p in scopes), "")
+    if "optimizer" in scopes:
+        return "optimizer", "optimizer"
+    part = next((p for p in ga.POLICY_SCOPES if p in scopes), None)
     if "rollout" in scopes:
-        phase = "rollout"
-    elif "transpose" in scopes:
+        return "rollout", part or "world step and rest"
+    if "transpose" in scopes:
         phase = "loss, backward"
     elif "ppo_gradient" in scopes:
         phase = "loss, forward"
-    elif part == "optimizer":
-        phase = "optimizer"
     else:
         phase = "other (GAE, shuffles, ...)"
-    if not part:
-        part = "world step and rest" if phase == "rollout" else "loss terms and rest"
-    return phase, part
+    return phase, part or "loss terms and rest"
 
 
 def _self_times(ops: list[tuple[float, float, str]]) -> dict[str, float]:
@@ -159,8 +145,7 @@ def _self_times(ops: list[tuple[float, float, str]]) -> dict[str, float]:
 
 def _profile_ops(args: Args, cfg: ga.TrainConfig) -> None:
     call, compiled, _ = _compiled(cfg, args.updates)
-    # equinox's Compiled wraps jax's (`.compiled`), which has the optimised HLO text.
-    scopes = _op_scopes(getattr(compiled, "compiled", compiled).as_text())
+    scopes = _op_scopes(compiled.compiled.as_text())  # equinox's Compiled wraps jax's
     folder = tempfile.mkdtemp(prefix="profile_teacher_")
     with jax.profiler.trace(folder):
         call()

@@ -41,7 +41,7 @@ PRESETS = {
         TrainTeacher(run_dir="runs/teacher-toy", train=ga.TrainConfig.toy()),
     ),
     "demo": (
-        "village towns: 4000 updates (32.8M agent-steps), 30-40 minutes on a 2-core CPU",
+        "village towns: 4000 updates (32.8M agent-steps), 42 minutes on a slower 2-core CPU",
         TrainTeacher(run_dir="runs/teacher-demo", train=ga.TrainConfig.demo()),
     ),
     "demo-gpu": (

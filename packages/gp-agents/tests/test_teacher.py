@@ -12,6 +12,8 @@ import pytest
 import scipy.stats
 
 from gp_agents import (
+    POLICY_SCOPES,
+    SET_NAMES,
     Categorical,
     ScaledBeta,
     SetEncoder,
@@ -205,8 +207,8 @@ def test_every_part_is_named_in_the_gradient(key):
 
     # The optimised HLO, as the profile reads it (fusions keep their root op's name stack).
     text = eqx.filter_jit(eqx.filter_grad(loss)).lower(policy).compile().compiled.as_text()
-    parts = ["route", "agents", "lane_points", "road_edges", "stop_lines", "ego"]
-    for scope in [f"{p}_encoder" for p in parts] + ["actor_trunk", "critic_trunk"]:
+    assert len(POLICY_SCOPES) == len(SET_NAMES) + 3  # every set, the ego, both trunks
+    for scope in POLICY_SCOPES:
         assert f"jvp({scope})" in text, scope
         assert f"transpose(jvp({scope}))" in text, scope
 

@@ -23,7 +23,13 @@ from gp_agents._run import (
     split_run_step,
     train_teacher,
 )
-from gp_agents._teacher import SET_NAMES, SetEncoder, TeacherPolicy, masked_max_pool
+from gp_agents._teacher import (
+    POLICY_SCOPES,
+    SET_NAMES,
+    SetEncoder,
+    TeacherPolicy,
+    masked_max_pool,
+)
 from gp_agents._trainer import (
     Trainer,
     TrainState,
@@ -49,6 +55,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CONFIG_KEYS_ALLOWED_TO_CHANGE",
+    "POLICY_SCOPES",
     "SET_NAMES",
     "ActionDistribution",
     "Categorical",

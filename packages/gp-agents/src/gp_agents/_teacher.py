@@ -26,6 +26,10 @@ from gp_agents._distributions import (
 from gp_agents.config import TeacherConfig
 
 SET_NAMES = ("route", "agents", "lane_points", "road_edges", "stop_lines")
+# Named scopes of the policy's parts, as they appear in traced and compiled programs (profiles
+# group op time by them: scripts/profile_teacher.py).
+ENCODER_SCOPES = {name: f"{name}_encoder" for name in (*SET_NAMES, "ego")}
+POLICY_SCOPES = (*ENCODER_SCOPES.values(), "actor_trunk", "critic_trunk")
 """Observation fields encoded as sets; each has a boolean `<name>_valid` mask beside it."""
 
 
@@ -172,11 +176,11 @@ class TeacherPolicy(eqx.Module):
     def _fused(self, observation: Any) -> Float[Array, "*batch f"]:
         self.check_observation(observation)
         sets = []
-        for name in SET_NAMES:  # named scopes: profiles (scripts/profile_teacher.py) group by them
-            with jax.named_scope(f"{name}_encoder"):
+        for name in SET_NAMES:
+            with jax.named_scope(ENCODER_SCOPES[name]):
                 elements, valid = getattr(observation, name), getattr(observation, f"{name}_valid")
                 sets.append(self.encoders[name](elements, valid))
-        with jax.named_scope("ego_encoder"):
+        with jax.named_scope(ENCODER_SCOPES["ego"]):
             ego = each_row(self.ego_encoder, symlog(observation.ego))
         return jnp.concatenate([ego, *sets], axis=-1)
 

@@ -45,8 +45,9 @@ class TeacherConfig:
     @classmethod
     def demo(cls) -> TeacherConfig:
         """Narrow set encoders and trunks for a 2-core CPU, where the per-element MLPs take most
-        of an update's time and trunks 64 wide (not 128) make it 1.24x faster, learning as
-        well per update (gp-agents' README, "Trunks 64 wide")."""
+        of an update's time and trunks 64 wide (not 128) make it 1.24x faster
+        (`scripts/profile_teacher.py`), learning as well per update (gp-agents' README,
+        "Trunks 64 wide")."""
         return cls(element_width=32, set_features=32, ego_width=32, trunk_width=64, latent_size=64)
 
     @classmethod
