@@ -242,3 +242,46 @@ def test_returns_can_flow_past_successful_episode_ends(lane_world, trainer1):
     assert all(np.all(np.isfinite(v)) for v in metrics.values())
     with pytest.raises(ValueError, match="returns_end_at"):
         ga.PPOConfig(returns_end_at="goal")
+
+
+def _assert_weighted_sum(policies, weights, expected):
+    floats = [eqx.filter(p, eqx.is_inexact_array) for p in policies]
+    want = jax.tree.map(lambda *xs: sum(w * x for w, x in zip(weights, xs, strict=True)), *floats)
+    have = eqx.filter(expected, eqx.is_inexact_array)
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(have), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+
+
+def test_a_run_ships_a_moving_average_of_its_policy(tmp_path, lane_world, trainer1):
+    """`average_updates`: the shipped policy is the plain mean of the live policies up to the
+    N-th update, an exponential moving average after; it is saved with every checkpoint and
+    resumed exactly, and training itself is unchanged."""
+    averaging = dataclasses.replace(CFG, ppo=dataclasses.replace(CFG.ppo, average_updates=2))
+    trainer = ga.make_trainer(averaging, lane_world, devices=jax.devices()[:1])
+    state = trainer.init(jax.random.key(0))
+    live = []
+    for _ in range(4):
+        state, _ = trainer.updates(state, 1)
+        live.append(state.policy)
+        if len(live) == 2:  # moved 1/1, then 1/2 of the way: the mean of the two
+            _assert_weighted_sum(live, [0.5, 0.5], state.average)
+    # Then 1/2 of the way at each update: weights 1/8, 1/8, 1/4, 1/2.
+    _assert_weighted_sum(live, [0.125, 0.125, 0.25, 0.5], state.average)
+    assert state.shipped_policy is state.average
+    plain, _ = trainer1.updates(trainer1.init(jax.random.key(0)), 4)
+    _assert_weighted_sum([plain.policy], [1.0], state.policy)
+
+    # A run stopped and resumed ends where an uninterrupted one does; the averaged policy
+    # restores by itself.
+    straight = ga.train_teacher(averaging, tmp_path / "a", world=lane_world, trainer=trainer)
+    half = dataclasses.replace(averaging, ppo=dataclasses.replace(averaging.ppo, num_updates=2))
+    ga.train_teacher(half, tmp_path / "b", world=lane_world, trainer=trainer)
+    resumed = ga.train_teacher(averaging, tmp_path / "b", world=lane_world, trainer=trainer)
+    assert tree_equal_report(straight, resumed) == []
+    reader = ga.Checkpointer(tmp_path / "b" / "checkpoints", averaging.to_json())
+    template = trainer.init(jax.random.key(1)).policy
+    shipped = reader.restore_policy(template, field="average")
+    assert tree_equal_report(shipped, resumed.average) == []
+    assert tree_equal_report(shipped, resumed.policy)  # not the live policy
+    with pytest.raises(ValueError, match="average_updates"):
+        ga.PPOConfig(average_updates=-1)

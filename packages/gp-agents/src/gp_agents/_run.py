@@ -153,8 +153,16 @@ def train_teacher(
         if metrics_path.exists() and is_main:
             metrics_path.unlink()
         if cfg.init_from:
-            policy = restore_from_run(cfg.init_from, state.policy, what="teacher run")
+            # The other run's shipped policy: its average when it averaged.
+            source = split_run_step(cfg.init_from)[0]
+            averaged = (source / "config.json").is_file() and (
+                TrainConfig.from_run(source).ppo.average_updates > 0
+            )
+            field = "average" if averaged else "policy"
+            policy = restore_from_run(cfg.init_from, state.policy, field, what="teacher run")
             state = eqx.tree_at(lambda s: s.policy, state, policy)
+            if state.average is not None:
+                state = eqx.tree_at(lambda s: s.average, state, policy)
     start = int(state.update)
     if is_main:
         _keep_metrics_up_to(metrics_path, start)
@@ -224,11 +232,11 @@ def train_teacher(
             evaluate = cfg.eval_steps > 0 and cfg.eval_worlds > 0
             if evaluate and cfg.eval_every and update % cfg.eval_every < n and update < total:
                 if is_main:
-                    log.write(json.dumps(heldout_eval(state.policy, update)) + "\n")
+                    log.write(json.dumps(heldout_eval(state.shipped_policy, update)) + "\n")
             if out_of_time:
                 break
         if int(state.update) >= total and is_main and cfg.eval_steps > 0 and cfg.eval_worlds > 0:
-            log.write(json.dumps(heldout_eval(state.policy, int(state.update))) + "\n")
+            log.write(json.dumps(heldout_eval(state.shipped_policy, int(state.update))) + "\n")
     bar.close()
     checkpoints.close()
     if is_main:
@@ -236,10 +244,15 @@ def train_teacher(
     return state
 
 
-def load_teacher(run_dir: str | Path, step: int | None = None) -> tuple[Any, TrainConfig]:
+def load_teacher(
+    run_dir: str | Path, step: int | None = None, live: bool = False
+) -> tuple[Any, TrainConfig]:
     """(TeacherPolicy, TrainConfig) of a `train_teacher` run folder, newest checkpoint by default.
 
-    Only the policy is restored, so this works after the world's state layout has changed.
+    The run's shipped policy: for a run that averages its policy
+    (`PPOConfig.average_updates`), the averaged policy, unless `live` asks for the live one that
+    training went on with. Only the policy is restored, so this works after the world's state
+    layout has changed.
     """
     import gp_world as gw
 
@@ -254,6 +267,7 @@ def load_teacher(run_dir: str | Path, step: int | None = None) -> tuple[Any, Tra
     )
     checkpoints = Checkpointer(run_dir / "checkpoints", config_json)
     try:
-        return checkpoints.restore_policy(template, step), cfg
+        field = "average" if cfg.ppo.average_updates > 0 and not live else "policy"
+        return checkpoints.restore_policy(template, step, field=field), cfg
     finally:
         checkpoints.close()

@@ -40,6 +40,15 @@ class TrainState(eqx.Module):
     update: Int[Array, ""]
     advantage_max: Float[Array, ""]
     """Running max |advantage| for Gigaflow's advantage filter."""
+    average: TeacherPolicy | None = None
+    """With `PPOConfig.average_updates`: the moving average of the live policy's weights; None
+    without. The policy a run ships: see `shipped_policy`."""
+
+    @property
+    def shipped_policy(self) -> TeacherPolicy:
+        """The policy the run hands on (held-out evaluations, `load_teacher`): the averaged
+        policy when the run averages, else the live one."""
+        return self.policy if self.average is None else self.average
 
 
 def learning_rate_schedule(ppo: PPOConfig) -> optax.Schedule:
@@ -70,6 +79,15 @@ def entropy_coefficient(ppo: PPOConfig, update: Array | int) -> Array:
         return jnp.asarray(ppo.ent_coef, jnp.float32)
     falling = optax.linear_schedule(ppo.ent_coef, ppo.ent_coef_end, max(ppo.num_updates - 1, 1))
     return jnp.asarray(falling(update), jnp.float32)
+
+
+def moving_average(average: Any, policy: Any, weight: Array) -> Any:
+    """`average` moved `weight` of the way to `policy` (float leaves; the others are the same
+    in both)."""
+    floats, rest = eqx.partition(average, eqx.is_inexact_array)
+    live = eqx.filter(policy, eqx.is_inexact_array)
+    moved = jax.tree.map(lambda a, p: a + weight * (p - a), floats, live)
+    return eqx.combine(moved, rest)
 
 
 def make_optimizer(ppo: PPOConfig) -> optax.GradientTransformation:
@@ -185,6 +203,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             key=jax.device_put(k_train, replicated),
             update=jax.device_put(jnp.zeros((), jnp.int32), replicated),
             advantage_max=jax.device_put(jnp.zeros((), jnp.float32), replicated),
+            average=eqx.combine(params, static) if ppo.average_updates > 0 else None,
         )
 
     def minibatch_loss(params, static, batch, advantages, targets, mask, ent_coef):
@@ -313,6 +332,10 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         policy, opt_state, advantage_max, metrics = learn(state, transitions, last_value, k_learn)
         metrics.update(episode_metrics(sums))
         metrics["update"] = state.update + 1
+        average = state.average
+        if average is not None:  # update u = state.update + 1 moves it 1 / min(u, N) of the way
+            count = jnp.minimum(state.update + 1, ppo.average_updates).astype(jnp.float32)
+            average = replicate(moving_average(average, policy, 1.0 / count))
         new_state = TrainState(
             policy=replicate(policy),
             opt_state=replicate(opt_state),
@@ -321,6 +344,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             key=key,
             update=state.update + 1,
             advantage_max=advantage_max,
+            average=average,
         )
         return new_state, metrics
 
