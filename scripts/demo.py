@@ -43,7 +43,8 @@ class Demo:
     teacher_run: Path = Path("checkpoints/teacher-gpu")
     """A teacher run folder (config.json + checkpoints/); trained under `out` if missing."""
     teacher_minutes: float = 4.0
-    """Wall-clock budget for training a teacher when `teacher_run` holds none."""
+    """Wall-clock budget for training a teacher when `teacher_run` holds none (the `demo`
+    preset, its learning rate falling to 0 over the updates that fit in it)."""
     student_iterations: int = 4
     """Self-play DAgger iterations of the demo's own student (the `demo` preset runs 60)."""
     student_run: Path = Path("checkpoints/student-gpu-teacher")

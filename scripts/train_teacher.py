@@ -6,7 +6,8 @@ Every field is overridable, e.g.
     python scripts/train_teacher.py toy --train.ppo.num-updates 200 --run-dir runs/toy2
 Everything goes under the run folder: config.json, checkpoints/, metrics.jsonl,
 learning_curve.png. Running the same command again resumes from the newest checkpoint, so long
-runs can proceed in chunks (`--train.max-minutes 9`).
+runs can proceed in chunks (`--train.max-minutes 9`; the `demo` preset fits its schedules to
+its `max_minutes`, so chunks of it need `--train.no-fit-schedule`).
 
 `from-run FOLDER` takes every field from a run folder's config.json instead of a preset, so an
 older run resumes in FOLDER, or is reproduced from scratch in another folder given by
@@ -41,7 +42,7 @@ PRESETS = {
         TrainTeacher(run_dir="runs/teacher-toy", train=ga.TrainConfig.toy()),
     ),
     "demo": (
-        "village towns: 4000 updates (32.8M agent-steps), 42 minutes on a slower 2-core CPU",
+        "village towns in 30 minutes: the schedules fall over the updates that fit (at most 4000)",
         TrainTeacher(run_dir="runs/teacher-demo", train=ga.TrainConfig.demo()),
     ),
     "demo-gpu": (

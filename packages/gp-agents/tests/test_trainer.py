@@ -285,3 +285,54 @@ def test_a_run_ships_a_moving_average_of_its_policy(tmp_path, lane_world, traine
     assert tree_equal_report(shipped, resumed.policy)  # not the live policy
     with pytest.raises(ValueError, match="average_updates"):
         ga.PPOConfig(average_updates=-1)
+
+
+def test_a_run_fits_its_schedule_to_its_time_budget(tmp_path, lane_world, trainer1):
+    """`fit_schedule`: once compiled, a fresh run measures its speed and shortens its length to
+    what fits in `max_minutes`; the learning rate and the entropy bonus end with it. A resumed
+    run keeps the length it saved. Time comes from a clock that ticks 1 s per reading, so the
+    fitted length is exact: calls of 2 updates take 2 s, the first (compiling) is not measured,
+    and 12 s hold 12 updates."""
+
+    def ticking(seconds: float):
+        now = [0.0]
+
+        def clock() -> float:
+            now[0] += seconds
+            return now[0] - seconds
+
+        return clock
+
+    fit = dataclasses.replace(
+        CFG,
+        ppo=dataclasses.replace(CFG.ppo, num_updates=1000, lr_schedule="linear"),
+        max_minutes=0.2,
+        fit_schedule=True,
+    )
+    trainer = ga.make_trainer(fit, lane_world, devices=jax.devices()[:1])
+    final = ga.train_teacher(
+        fit, tmp_path / "a", world=lane_world, trainer=trainer, clock=ticking(1)
+    )
+    assert int(final.update) == 12 and final.run_length == 12
+    lines = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    # Fitted after the second call (the first one compiled): its updates ran at the full length.
+    assert [r["planned_updates"] for r in lines] == [1000] * 4 + [12] * 8
+    steps = fit.ppo.epochs * fit.ppo.num_minibatches
+    fitted, unfitted = ga.learning_rate_schedule(fit.ppo, 12), ga.learning_rate_schedule(fit.ppo)
+    assert lines[-1]["learning_rate"] == pytest.approx(float(fitted(11 * steps)), rel=1e-5)
+    assert lines[-1]["learning_rate"] < 0.1 * float(unfitted(11 * steps))
+    assert lines[-1]["ent_coef"] == pytest.approx(0.0, abs=1e-9)  # ent_coef_end, reached
+
+    # Resumed from update 8 on a clock twice as slow: no refit (it would lengthen the run to 14),
+    # and the run ends where the uninterrupted one did.
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    for step in (10, 12):
+        shutil.rmtree(tmp_path / "b" / "checkpoints" / str(step))
+    resumed = ga.train_teacher(
+        fit, tmp_path / "b", world=lane_world, trainer=trainer, clock=ticking(2)
+    )
+    assert int(resumed.update) == 12
+    assert tree_equal_report(final, resumed) == []
+
+    with pytest.raises(ValueError, match="fit_schedule"):
+        ga.train_teacher(fit, tmp_path / "c", world=lane_world, trainer=trainer1, clock=ticking(1))

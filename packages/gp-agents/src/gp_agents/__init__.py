@@ -17,6 +17,7 @@ from gp_agents._ppo import PPOLossTerms, gae, masked_mean, ppo_loss
 from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, policy_act, rollout
 from gp_agents._run import (
     build_world,
+    fitted_run_length,
     load_teacher,
     plot_learning_curve,
     restore_from_run,
@@ -81,6 +82,7 @@ __all__ = [
     "entropy_coefficient",
     "episode_metrics",
     "evaluate_policy",
+    "fitted_run_length",
     "gae",
     "learning_rate_schedule",
     "load_teacher",

@@ -7,12 +7,15 @@ the newest checkpoint (and refuses a checkpoint written with a different config)
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -107,6 +110,33 @@ def restore_from_run(spec: str, template: Any, field: str = "policy", what: str 
         reader.close()
 
 
+def fitted_run_length(
+    update: int,
+    measured_updates: int,
+    measured_s: float,
+    left_s: float,
+    most: int,
+    multiple_of: int = 1,
+) -> int:
+    """The run length that ends the run when its time does: `update` plus the updates that fit
+    in the `left_s` seconds left at the speed measured (`measured_updates` in `measured_s`
+    seconds), rounded down to a multiple of `multiple_of` (the updates per jitted call: a
+    shorter last call would compile anew), at most `most` and at least `update`."""
+    if measured_updates <= 0 or measured_s <= 0.0:
+        return most
+    more = math.floor(max(left_s, 0.0) * measured_updates / measured_s)
+    return int(min(most, update + more - more % max(multiple_of, 1)))
+
+
+def _same_on_every_process(value: int) -> int:
+    """Process 0's `value` on every process (a multi-host run must agree on its length)."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    return int(multihost_utils.broadcast_one_to_all(np.int32(value)))
+
+
 def train_teacher(
     cfg: TrainConfig,
     run_dir: str | Path,
@@ -114,6 +144,7 @@ def train_teacher(
     world: Any = None,
     heldout_world: Any = None,
     trainer: Trainer | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> TrainState:
     """Train (or resume) a teacher under `run_dir`; returns the final TrainState.
 
@@ -121,6 +152,11 @@ def train_teacher(
     `heldout_*` lines) and `learning_curve.png`. `world` / `heldout_world` default to the run's
     train and held-out map banks; `trainer` (from `make_trainer(cfg, world)`, same config up to
     the run length) skips recompiling when a process trains several chunks.
+
+    With `cfg.fit_schedule`, a run started from scratch refits its length after every call
+    once compiled: the updates done, plus those the speed measured since compilation fits in
+    what is left of `cfg.max_minutes` (held-out evaluations and checkpoints included), at most
+    `cfg.ppo.num_updates`. `clock` (seconds) measures that time and `max_minutes`.
     """
     _initialize_distributed(cfg)
     run_dir = Path(run_dir)
@@ -163,6 +199,11 @@ def train_teacher(
             state = eqx.tree_at(lambda s: s.policy, state, policy)
             if state.average is not None:
                 state = eqx.tree_at(lambda s: s.average, state, policy)
+    if cfg.fit_schedule and state.planned_updates is None:
+        raise ValueError(
+            "cfg.fit_schedule is set but `trainer` was built from a config without it: build it "
+            "with make_trainer(cfg, world)"
+        )
     start = int(state.update)
     if is_main:
         _keep_metrics_up_to(metrics_path, start)
@@ -180,7 +221,9 @@ def train_teacher(
             **{f"heldout_{k}": v for k, v in result.items()},
         }
 
-    total = cfg.ppo.num_updates
+    # A fresh fitted run fits its length as it goes; a resumed one keeps the length it saved.
+    fitting = cfg.fit_schedule and start == 0
+    total = cfg.ppo.num_updates if state.run_length is None else state.run_length
     bar = tqdm(
         total=total,
         initial=start,
@@ -188,16 +231,18 @@ def train_teacher(
         unit="upd",
         dynamic_ncols=True,
     )
-    wall_start = time.perf_counter()
+    wall_start = clock()
     last_checkpoint = start
     first_call = True
+    measured_from = (wall_start, start)  # (time, update) once compiled
     with metrics_path.open("a") as log:
         while int(state.update) < total:
             n = min(cfg.log_every, total - int(state.update))
-            tick = time.perf_counter()
+            tick = clock()
             state, metrics = trainer.updates(state, n)
             metrics = jax.device_get(metrics)
-            seconds = time.perf_counter() - tick
+            now = clock()
+            seconds = now - tick
             rate = n * trainer.agent_steps_per_update / seconds
             for i in range(n):
                 record = {name: float(np.asarray(v)[i]) for name, v in metrics.items()}
@@ -213,8 +258,26 @@ def train_teacher(
                 if is_main:
                     log.write(json.dumps(record) + "\n")
             log.flush()
-            first_call = False
             update = int(state.update)
+            if first_call:
+                measured_from = (now, update)
+            elif fitting:
+                total = _same_on_every_process(
+                    fitted_run_length(
+                        update,
+                        update - measured_from[1],
+                        now - measured_from[0],
+                        60.0 * cfg.max_minutes - (now - wall_start),
+                        cfg.ppo.num_updates,
+                        multiple_of=cfg.log_every,
+                    )
+                )
+                planned = state.planned_updates
+                assert planned is not None  # a fitted trainer's state holds it (checked above)
+                length = jax.device_put(jnp.asarray(total, jnp.int32), planned.sharding)
+                state = eqx.tree_at(lambda s: s.planned_updates, state, length)
+                bar.total = total
+            first_call = False
             bar.update(n)
             bar.set_postfix(
                 ret=f"{record['episode_return']:.2f}",
@@ -223,9 +286,7 @@ def train_teacher(
                 off=f"{record['offroad_rate']:.2f}",
                 sps=f"{rate:.3g}",
             )
-            out_of_time = cfg.max_minutes > 0 and (
-                time.perf_counter() - wall_start > 60.0 * cfg.max_minutes
-            )
+            out_of_time = cfg.max_minutes > 0 and now - wall_start > 60.0 * cfg.max_minutes
             if update - last_checkpoint >= cfg.checkpoint_every or update == total or out_of_time:
                 checkpoints.save(update, state, {"agent_steps": record["agent_steps"]})
                 last_checkpoint = update

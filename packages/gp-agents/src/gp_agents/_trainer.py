@@ -43,6 +43,15 @@ class TrainState(eqx.Module):
     average: TeacherPolicy | None = None
     """With `PPOConfig.average_updates`: the moving average of the live policy's weights; None
     without. The policy a run ships: see `shipped_policy`."""
+    planned_updates: Int[Array, ""] | None = None
+    """With `TrainConfig.fit_schedule`: the run's length in updates, over which the learning
+    rate and the entropy bonus fall, as fitted to the run's time budget (see `train_teacher`);
+    None without: the schedules fall over `PPOConfig.num_updates`."""
+
+    @property
+    def run_length(self) -> int | None:
+        """The fitted length (`planned_updates`) as an int; None when the run is not fitted."""
+        return None if self.planned_updates is None else int(self.planned_updates)
 
     @property
     def shipped_policy(self) -> TeacherPolicy:
@@ -51,34 +60,50 @@ class TrainState(eqx.Module):
         return self.policy if self.average is None else self.average
 
 
-def learning_rate_schedule(ppo: PPOConfig) -> optax.Schedule:
-    """Learning rate as a function of the optimiser step (epochs * minibatches per update)."""
-    steps_per_update = ppo.epochs * ppo.num_minibatches
-    total = ppo.num_updates * steps_per_update
-    warmup = ppo.warmup_updates * steps_per_update
-    if ppo.lr_schedule == "constant":
-        decay = optax.constant_schedule(ppo.learning_rate)
-    elif ppo.lr_schedule == "linear":
-        decay = optax.linear_schedule(ppo.learning_rate, 0.0, max(total - warmup, 1))
-    elif ppo.lr_schedule == "cosine":
-        decay = optax.cosine_decay_schedule(ppo.learning_rate, max(total - warmup, 1))
-    else:
+def learning_rate_schedule(
+    ppo: PPOConfig, num_updates: Array | int | None = None
+) -> optax.Schedule:
+    """Learning rate as a function of the optimiser step (epochs * minibatches per update):
+    `warmup_updates` of linear warm-up, then `lr_schedule` over the rest of the run.
+
+    `num_updates`: the run's length in updates (default `ppo.num_updates`); it may be a traced
+    value, so a run fitted to its time budget (`TrainConfig.fit_schedule`) changes it without
+    recompiling."""
+    if ppo.lr_schedule not in ("constant", "linear", "cosine"):
         raise ValueError(f"unknown lr_schedule {ppo.lr_schedule!r}")
-    schedule = decay
-    if warmup > 0:
-        schedule = optax.join_schedules(
-            [optax.linear_schedule(0.0, ppo.learning_rate, warmup), decay], [warmup]
-        )
+    steps_per_update = ppo.epochs * ppo.num_minibatches
+    updates = ppo.num_updates if num_updates is None else num_updates
+    warmup = ppo.warmup_updates * steps_per_update
+    peak = ppo.learning_rate
+
+    def schedule(count: Array | int) -> Array:
+        count = jnp.asarray(count, jnp.float32)
+        decay_steps = jnp.maximum(jnp.asarray(updates, jnp.float32) * steps_per_update - warmup, 1)
+        done = jnp.clip((count - warmup) / decay_steps, 0.0, 1.0)
+        if ppo.lr_schedule == "constant":
+            rate = jnp.full_like(done, peak)
+        elif ppo.lr_schedule == "linear":
+            rate = peak * (1.0 - done)
+        else:
+            rate = peak * 0.5 * (1.0 + jnp.cos(jnp.pi * done))
+        if warmup > 0:
+            rate = jnp.where(count < warmup, peak * count / warmup, rate)
+        return rate
+
     return schedule
 
 
-def entropy_coefficient(ppo: PPOConfig, update: Array | int) -> Array:
+def entropy_coefficient(
+    ppo: PPOConfig, update: Array | int, num_updates: Array | int | None = None
+) -> Array:
     """The entropy bonus at update `update` (0-based): `ent_coef`, or linear from it to
-    `ent_coef_end` over the run's `num_updates` (held there after)."""
+    `ent_coef_end` over the run's `num_updates` (default `ppo.num_updates`; held there after)."""
     if ppo.ent_coef_end is None:
         return jnp.asarray(ppo.ent_coef, jnp.float32)
-    falling = optax.linear_schedule(ppo.ent_coef, ppo.ent_coef_end, max(ppo.num_updates - 1, 1))
-    return jnp.asarray(falling(update), jnp.float32)
+    updates = ppo.num_updates if num_updates is None else num_updates
+    span = jnp.maximum(jnp.asarray(updates, jnp.float32) - 1.0, 1.0)
+    done = jnp.clip(jnp.asarray(update, jnp.float32) / span, 0.0, 1.0)
+    return ppo.ent_coef + (ppo.ent_coef_end - ppo.ent_coef) * done
 
 
 def moving_average(average: Any, policy: Any, weight: Array) -> Any:
@@ -90,11 +115,14 @@ def moving_average(average: Any, policy: Any, weight: Array) -> Any:
     return eqx.combine(moved, rest)
 
 
-def make_optimizer(ppo: PPOConfig) -> optax.GradientTransformation:
-    """Adam with global-norm clipping and the configured schedule."""
+def make_optimizer(
+    ppo: PPOConfig, num_updates: Array | int | None = None
+) -> optax.GradientTransformation:
+    """Adam with global-norm clipping and the configured schedule over `num_updates` updates
+    (default `ppo.num_updates`; the optimiser state does not depend on it)."""
     return optax.chain(
         optax.clip_by_global_norm(ppo.max_grad_norm),
-        optax.adam(learning_rate=learning_rate_schedule(ppo), eps=1e-5),
+        optax.adam(learning_rate=learning_rate_schedule(ppo, num_updates), eps=1e-5),
     )
 
 
@@ -166,7 +194,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         )
     ppo.check_divides(num_agents, mesh.size)
     optimizer = make_optimizer(ppo)
-    schedule = learning_rate_schedule(ppo)
+    fitted = bool(cfg.fit_schedule)
     num_worlds, horizon = ppo.num_worlds, ppo.rollout_steps
     transitions_per_world = horizon * num_agents
     minibatch_per_world = transitions_per_world // ppo.num_minibatches
@@ -204,6 +232,11 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             update=jax.device_put(jnp.zeros((), jnp.int32), replicated),
             advantage_max=jax.device_put(jnp.zeros((), jnp.float32), replicated),
             average=eqx.combine(params, static) if ppo.average_updates > 0 else None,
+            planned_updates=(
+                jax.device_put(jnp.asarray(ppo.num_updates, jnp.int32), replicated)
+                if fitted
+                else None
+            ),
         )
 
     def minibatch_loss(params, static, batch, advantages, targets, mask, ent_coef):
@@ -266,7 +299,10 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         flat = jax.tree.map(world_rows, (transitions, advantages, targets, mask))
         flat = constrain(flat, None)
         params, static = eqx.partition(state.policy, eqx.is_array)
-        ent_coef = entropy_coefficient(ppo, state.update)
+        # A fitted run's length is a traced value: the schedules follow it without recompiling.
+        run_length = state.planned_updates
+        optimizer_now = optimizer if run_length is None else make_optimizer(ppo, run_length)
+        ent_coef = entropy_coefficient(ppo, state.update, run_length)
 
         def epoch(carry, epoch_key):
             params, opt_state = carry
@@ -291,7 +327,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
                     grads, terms = grad_fn(params, static, batch, adv, tgt, msk, ent_coef)
                 # optax raises float constants to int32 step counts (bias correction).
                 with jax.named_scope("optimizer"), jax.numpy_dtype_promotion("standard"):
-                    updates, opt_state = optimizer.update(grads, opt_state, params)
+                    updates, opt_state = optimizer_now.update(grads, opt_state, params)
                 params = eqx.apply_updates(params, updates)
                 return (params, opt_state), (terms, optax.tree.norm(grads))
 
@@ -311,10 +347,14 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             "grad_norm": jnp.mean(grad_norms),
             "advantage_kept_fraction": kept_fraction,
             "advantage_max": advantage_max,
-            "learning_rate": schedule(state.update * (ppo.epochs * ppo.num_minibatches)),
+            "learning_rate": learning_rate_schedule(ppo, run_length)(
+                state.update * (ppo.epochs * ppo.num_minibatches)
+            ),
             "ent_coef": ent_coef,
             "value_mean": masked_mean(transitions.value, transitions.valid),
         }
+        if run_length is not None:
+            metrics["planned_updates"] = run_length
         if has_axes:
             metrics["entropy_longitudinal"] = jnp.mean(terms.axis_entropy[..., 0])
             metrics["entropy_lateral"] = jnp.mean(terms.axis_entropy[..., 1])
@@ -345,6 +385,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
             update=state.update + 1,
             advantage_max=advantage_max,
             average=average,
+            planned_updates=state.planned_updates,
         )
         return new_state, metrics
 

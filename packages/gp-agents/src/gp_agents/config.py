@@ -195,6 +195,14 @@ class TrainConfig:
     max_minutes: float = 0.0
     """Stop (with a checkpoint) after this much wall time; 0 = run to `ppo.num_updates`. Lets long
     runs proceed in resumable chunks."""
+    fit_schedule: bool = False
+    """Fit the run to `max_minutes`: a run started from scratch measures its speed as it goes
+    and shortens its length, over which the learning rate and the entropy bonus fall, to the
+    updates that fit in `max_minutes` (`ppo.num_updates` at most), so the schedules end when the
+    time does, on a fast machine or a slow one. The fitted length is saved with the run and
+    logged (`planned_updates`); a resumed run keeps it. One sitting, then: not for runs split
+    into chunks. Which updates fit depends on the machine, so fitted runs do not repeat
+    exactly; rerun with `ppo.num_updates` set to the logged length and this off to repeat one."""
     progress: bool = True
     """Show a progress bar on the console."""
     init_from: str = ""
@@ -206,6 +214,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.log_every < 1 or self.checkpoint_every < 1:
             raise ValueError("log_every and checkpoint_every must be >= 1")
+        if self.fit_schedule and not self.max_minutes > 0:
+            raise ValueError("fit_schedule fits the run to max_minutes: set max_minutes > 0")
 
     @property
     def agent_steps_per_update(self) -> int:
@@ -246,8 +256,10 @@ class TrainConfig:
 
     @classmethod
     def demo(cls) -> TrainConfig:
-        """Village towns on a 2-core CPU: 4000 updates of 8192 agent-steps (32.8M, about 30
-        minutes at the 20k agent-steps/s the batched teacher trains at there; 2400 before it).
+        """Village towns on a 2-core CPU in 30 minutes: updates of 8192 agent-steps, the learning
+        rate falling linearly to 0 over the updates that fit (`fit_schedule`), 4000 at most
+        (32.8M agent-steps, about 30 minutes at the 20k agent-steps/s the batched teacher trains
+        at on the faster 2-core CPU; about 2900 fit on the slower one).
 
         The world keeps Gigaflow's reward terms and adds: a small per-metre progress reward;
         collisions, leaving the road and running a red light always penalised, a red light
@@ -344,6 +356,8 @@ class TrainConfig:
             log_every=10,
             checkpoint_every=50,
             eval_every=100,
+            max_minutes=30.0,
+            fit_schedule=True,
         )
 
     @classmethod
@@ -368,6 +382,8 @@ class TrainConfig:
             ),
             checkpoint_every=500,
             eval_every=500,
+            max_minutes=0.0,
+            fit_schedule=False,
         )
 
     @classmethod
