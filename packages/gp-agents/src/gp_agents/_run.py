@@ -110,6 +110,12 @@ def restore_from_run(spec: str, template: Any, field: str = "policy", what: str 
         reader.close()
 
 
+def shipped_field(cfg: TrainConfig, live: bool = False) -> str:
+    """The TrainState field that holds the policy a run ships: "average" for a run that
+    averages its policy (`PPOConfig.average_updates`) unless `live`, else "policy"."""
+    return "average" if cfg.ppo.average_updates > 0 and not live else "policy"
+
+
 def fitted_run_length(
     update: int,
     measured_updates: int,
@@ -135,6 +141,14 @@ def _same_on_every_process(value: int) -> int:
     from jax.experimental import multihost_utils
 
     return int(multihost_utils.broadcast_one_to_all(np.int32(value)))
+
+
+def _with_run_length(state: TrainState, length: int) -> TrainState:
+    """`state` with its fitted run length (`planned_updates`) set to `length`, placed as the old
+    one (so the jitted updates do not recompile)."""
+    assert state.planned_updates is not None  # train_teacher checks this up front
+    value = jax.device_put(jnp.asarray(length, jnp.int32), state.planned_updates.sharding)
+    return eqx.tree_at(lambda s: s.planned_updates, state, value)
 
 
 def train_teacher(
@@ -190,11 +204,8 @@ def train_teacher(
             metrics_path.unlink()
         if cfg.init_from:
             # The other run's shipped policy: its average when it averaged.
-            source = split_run_step(cfg.init_from)[0]
-            averaged = (source / "config.json").is_file() and (
-                TrainConfig.from_run(source).ppo.average_updates > 0
-            )
-            field = "average" if averaged else "policy"
+            source = TrainConfig.from_run(split_run_step(cfg.init_from)[0])
+            field = shipped_field(source)
             policy = restore_from_run(cfg.init_from, state.policy, field, what="teacher run")
             state = eqx.tree_at(lambda s: s.policy, state, policy)
             if state.average is not None:
@@ -262,20 +273,16 @@ def train_teacher(
             if first_call:
                 measured_from = (now, update)
             elif fitting:
-                total = _same_on_every_process(
-                    fitted_run_length(
-                        update,
-                        update - measured_from[1],
-                        now - measured_from[0],
-                        60.0 * cfg.max_minutes - (now - wall_start),
-                        cfg.ppo.num_updates,
-                        multiple_of=cfg.log_every,
-                    )
+                total = fitted_run_length(
+                    update,
+                    update - measured_from[1],
+                    now - measured_from[0],
+                    60.0 * cfg.max_minutes - (now - wall_start),
+                    cfg.ppo.num_updates,
+                    multiple_of=cfg.log_every,
                 )
-                planned = state.planned_updates
-                assert planned is not None  # a fitted trainer's state holds it (checked above)
-                length = jax.device_put(jnp.asarray(total, jnp.int32), planned.sharding)
-                state = eqx.tree_at(lambda s: s.planned_updates, state, length)
+                total = _same_on_every_process(total)
+                state = _with_run_length(state, total)
                 bar.total = total
             first_call = False
             bar.update(n)
@@ -328,7 +335,6 @@ def load_teacher(
     )
     checkpoints = Checkpointer(run_dir / "checkpoints", config_json)
     try:
-        field = "average" if cfg.ppo.average_updates > 0 and not live else "policy"
-        return checkpoints.restore_policy(template, step, field=field), cfg
+        return checkpoints.restore_policy(template, step, field=shipped_field(cfg, live)), cfg
     finally:
         checkpoints.close()

@@ -301,7 +301,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         params, static = eqx.partition(state.policy, eqx.is_array)
         # A fitted run's length is a traced value: the schedules follow it without recompiling.
         run_length = state.planned_updates
-        optimizer_now = optimizer if run_length is None else make_optimizer(ppo, run_length)
+        run_optimizer = make_optimizer(ppo, run_length)  # `optimizer` when not fitted
         ent_coef = entropy_coefficient(ppo, state.update, run_length)
 
         def epoch(carry, epoch_key):
@@ -327,7 +327,7 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
                     grads, terms = grad_fn(params, static, batch, adv, tgt, msk, ent_coef)
                 # optax raises float constants to int32 step counts (bias correction).
                 with jax.named_scope("optimizer"), jax.numpy_dtype_promotion("standard"):
-                    updates, opt_state = optimizer_now.update(grads, opt_state, params)
+                    updates, opt_state = run_optimizer.update(grads, opt_state, params)
                 params = eqx.apply_updates(params, updates)
                 return (params, opt_state), (terms, optax.tree.norm(grads))
 
