@@ -4,15 +4,22 @@
 
 Every field is overridable, e.g.
     python scripts/train_teacher.py toy --train.ppo.num-updates 200 --run-dir runs/toy2
+
 Everything goes under the run folder: config.json, checkpoints/, metrics.jsonl,
-learning_curve.png. Running the same command again resumes from the newest checkpoint, so long
-runs can proceed in chunks (`--train.max-minutes 9`; the `demo` preset fits its schedules to
-its `max_minutes`, so chunks of it need `--train.no-fit-schedule`).
+learning_curve.png. Ctrl-C (or SIGTERM) stops a run with a checkpoint of where it was. Running
+the same command again resumes from the newest checkpoint, so long runs can proceed in chunks
+(`--train.max-minutes 9`; the `demo` preset fits its schedules to its `max_minutes` in one
+sitting, so chunks of it need `--train.no-fit-schedule`).
 
 `from-run FOLDER` takes every field from a run folder's config.json instead of a preset, so an
 older run resumes in FOLDER, or is reproduced from scratch in another folder given by
 `--run-dir`, whatever the presets have become since; flags still override, e.g.
     python scripts/train_teacher.py from-run runs/teacher-demo --train.ppo.num-updates 3000
+
+A run fitted to its time (the `demo` preset) is repeated exactly, on any machine, by taking
+its logged lengths instead of measuring its speed (in chunks too, with `--train.max-minutes 9`):
+    python scripts/train_teacher.py from-run runs/teacher-demo --run-dir runs/demo-again
+        --train.schedule-from runs/teacher-demo --train.max-minutes 0
 """
 
 from __future__ import annotations
@@ -57,7 +64,10 @@ PRESETS = {
 
 
 def main(args: TrainTeacher) -> None:
-    ga.train_teacher(args.train, args.run_dir, resume=args.resume)
+    try:
+        ga.train_teacher(args.train, args.run_dir, resume=args.resume)
+    except KeyboardInterrupt:  # Ctrl-C: the run saved a checkpoint and said where
+        raise SystemExit(130) from None
     metrics = Path(args.run_dir) / "metrics.jsonl"
     heldout = [
         r for r in map(json.loads, metrics.read_text().splitlines()) if "heldout_goal_rate" in r

@@ -82,6 +82,10 @@ def test_learning_rate_schedule_matches_optax(kind, warmup):
 def test_fitting_the_schedule_needs_a_time_budget():
     with pytest.raises(ValueError, match="max_minutes"):
         ga.TrainConfig(fit_schedule=True)
+    with pytest.raises(ValueError, match="set fit_schedule"):
+        ga.TrainConfig(schedule_from="runs/teacher-demo")
+    # Repeating a fitted run needs no time budget: its lengths are logged.
+    assert ga.TrainConfig(fit_schedule=True, schedule_from="runs/teacher-demo").max_minutes == 0
     assert ga.fitted_run_length(10, 20, 10.0, 30.0, 1000) == 70  # 2 updates/s for 30 s more
     assert ga.fitted_run_length(10, 20, 10.0, 30.0, 50) == 50  # never past num_updates
     assert ga.fitted_run_length(10, 20, 10.0, -5.0, 1000) == 10  # out of time: stop here

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import signal
 
 import equinox as eqx
 import jax
@@ -120,6 +122,39 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, lane_world, trainer4):
     reader = ga.Checkpointer(tmp_path / "b" / "checkpoints", CFG.to_json())
     policy = reader.restore_policy(trainer4.init(jax.random.key(1)).policy)
     assert tree_equal_report(policy, resumed.policy) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_run_with_a_checkpoint(tmp_path, lane_world, trainer1, signum):
+    """Ctrl-C or SIGTERM while a call runs: the call finishes, a checkpoint of it is saved, the
+    run stops as the signal would have, and resuming ends where an uninterrupted run does."""
+    cfg = dataclasses.replace(CFG, ppo=dataclasses.replace(CFG.ppo, num_updates=6))
+    cfg = dataclasses.replace(cfg, checkpoint_every=4)  # none due at update 2
+    reads = [0]
+
+    def clock() -> float:  # read at the start, then before and after each call
+        reads[0] += 1
+        if reads[0] == 2:  # just before the first call (updates 1-2)
+            os.kill(os.getpid(), signum)
+        return float(reads[0])
+
+    handler = signal.getsignal(signum)
+    expected = KeyboardInterrupt if signum == signal.SIGINT else SystemExit
+    with pytest.raises(expected) as stopped:
+        ga.train_teacher(cfg, tmp_path / "a", world=lane_world, trainer=trainer1, clock=clock)
+    if signum == signal.SIGTERM:
+        assert stopped.value.code == 143
+    assert signal.getsignal(signum) == handler  # restored
+    reader = ga.Checkpointer(tmp_path / "a" / "checkpoints", cfg.to_json())
+    assert reader.latest_step() == 2
+    reader.close()
+    lines = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["update"] for x in lines] == [1, 2]
+
+    resumed = ga.train_teacher(cfg, tmp_path / "a", world=lane_world, trainer=trainer1)
+    straight = ga.train_teacher(cfg, tmp_path / "b", world=lane_world, trainer=trainer1)
+    assert int(resumed.update) == 6
+    assert tree_equal_report(straight, resumed) == []
 
 
 def _drop_field(config: dict, dotted: str) -> dict:
@@ -336,3 +371,40 @@ def test_a_run_fits_its_schedule_to_its_time_budget(tmp_path, lane_world, traine
 
     with pytest.raises(ValueError, match="fit_schedule"):
         ga.train_teacher(fit, tmp_path / "c", world=lane_world, trainer=trainer1, clock=ticking(1))
+
+    # `schedule_from` repeats the fitted run exactly on a machine five times as slow, without a
+    # time limit, in two chunks: the lengths come from run a's log, not from the clock.
+    again = dataclasses.replace(fit, max_minutes=0.0, schedule_from=str(tmp_path / "a"))
+    assert ga.logged_run_lengths(again) == {u: 1000 if u <= 4 else 12 for u in range(1, 13)}
+    chunk = dataclasses.replace(again, max_minutes=0.5)  # 30 s: four calls of 10 s each
+    first = ga.train_teacher(
+        chunk, tmp_path / "d", world=lane_world, trainer=trainer, clock=ticking(5)
+    )
+    assert int(first.update) == 8
+    repeated = ga.train_teacher(
+        again, tmp_path / "d", world=lane_world, trainer=trainer, clock=ticking(5)
+    )
+    assert tree_equal_report(final, repeated) == []
+    lines_d = [json.loads(x) for x in (tmp_path / "d" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["planned_updates"] for r in lines_d if "planned_updates" in r] == [
+        r["planned_updates"] for r in lines
+    ]
+
+    # Bad sources are named, before the run folder is touched: another config, a run not
+    # fitted, a log with holes.
+    with pytest.raises(ValueError, match="seed"):
+        other_seed = dataclasses.replace(again, seed=again.seed + 1)
+        ga.train_teacher(other_seed, tmp_path / "e", world=lane_world, trainer=trainer)
+    assert not (tmp_path / "e").exists()
+    with pytest.raises(ValueError, match="log_every"):
+        ga.logged_run_lengths(dataclasses.replace(again, log_every=4))
+    unfitted = tmp_path / "unfitted"
+    unfitted.mkdir()
+    (unfitted / "config.json").write_text(json.dumps(again.to_json()))
+    (unfitted / "metrics.jsonl").write_text(json.dumps({"update": 1, "goal_rate": 0.0}) + "\n")
+    with pytest.raises(ValueError, match="not fitted"):
+        ga.logged_run_lengths(dataclasses.replace(again, schedule_from=str(unfitted)))
+    holes = [r for r in lines if r["update"] != 7]
+    (unfitted / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in holes))
+    with pytest.raises(ValueError, match=r"misses the lengths of updates \[7\]"):
+        ga.logged_run_lengths(dataclasses.replace(again, schedule_from=str(unfitted)))

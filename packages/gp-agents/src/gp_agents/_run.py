@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from gp_agents._checkpoint import Checkpointer, CheckpointError, config_differences
 from gp_agents._evaluation import evaluate_policy
+from gp_agents._stopping import StopRequest
 from gp_agents._teacher import TeacherPolicy
 from gp_agents._trainer import Trainer, TrainState, make_trainer
 from gp_agents.config import TrainConfig
@@ -134,6 +135,46 @@ def fitted_run_length(
     return int(min(most, update + more - more % max(multiple_of, 1)))
 
 
+def logged_run_lengths(cfg: TrainConfig) -> dict[int, int]:
+    """The length each update of the fitted run `cfg.schedule_from` trained under (update ->
+    `planned_updates`, from its metrics.jsonl), after checking that `cfg` repeats that run:
+    the same config but for bookkeeping (`CONFIG_KEYS_ALLOWED_TO_CHANGE`, `schedule_from`) and
+    the same updates per call (`log_every`: the lengths change between calls)."""
+    folder = Path(cfg.schedule_from)
+    source = TrainConfig.from_run(folder)
+    mine = {**cfg.to_json(), "schedule_from": ""}
+    diffs = config_differences({**source.to_json(), "schedule_from": ""}, mine)
+    if source.log_every != cfg.log_every:
+        diffs.append(f"log_every: {folder} {source.log_every} != now {cfg.log_every}")
+    if diffs:
+        raise ValueError(
+            f"schedule_from repeats the run in {folder}, but this config is another:\n  "
+            + "\n  ".join(d.replace("checkpoint", str(folder), 1) for d in diffs)
+        )
+    lengths = {
+        int(r["update"]): int(r["planned_updates"])
+        for r in _read_metrics(folder / "metrics.jsonl")
+        if "planned_updates" in r
+    }
+    if not lengths:
+        raise ValueError(
+            f"schedule_from: {folder} logs no planned_updates in its metrics.jsonl: it was not "
+            "fitted to its time (fit_schedule)"
+        )
+    if sorted(lengths) != list(range(1, max(lengths) + 1)):
+        missing = sorted(set(range(1, max(lengths) + 1)) - set(lengths))
+        raise ValueError(
+            f"schedule_from: the metrics.jsonl of {folder} misses the lengths of updates "
+            f"{missing[:5]}{' ...' if len(missing) > 5 else ''}"
+        )
+    return lengths
+
+
+def _logged_length(lengths: dict[int, int], update: int) -> int:
+    """The length the logged run trained update `update + 1` under (past its end: its last)."""
+    return lengths.get(update + 1, lengths[max(lengths)])
+
+
 def _same_on_every_process(value: int) -> int:
     """Process 0's `value` on every process (a multi-host run must agree on its length)."""
     if jax.process_count() == 1:
@@ -170,9 +211,18 @@ def train_teacher(
     With `cfg.fit_schedule`, a run started from scratch refits its length after every call
     once compiled: the updates done, plus those the speed measured since compilation fits in
     what is left of `cfg.max_minutes` (held-out evaluations and checkpoints included), at most
-    `cfg.ppo.num_updates`. `clock` (seconds) measures that time and `max_minutes`.
+    `cfg.ppo.num_updates`. `clock` (seconds) measures that time and `max_minutes`. With
+    `cfg.schedule_from` as well, the lengths come from that run's log instead, before every
+    call, fresh or resumed (`logged_run_lengths`).
+
+    Ctrl-C (SIGINT) or SIGTERM (a machine taken back) stops the run cleanly: the call under
+    way (and a held-out evaluation) finishes, a checkpoint is saved, and the run stops as the
+    signal would have (KeyboardInterrupt for SIGINT, SystemExit(143) for SIGTERM); training on
+    `run_dir` again resumes from there. A second signal acts at once.
     """
     _initialize_distributed(cfg)
+    # A run to repeat is checked before anything in `run_dir` is touched.
+    lengths = logged_run_lengths(cfg) if cfg.schedule_from else None
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_json = cfg.to_json()
@@ -216,6 +266,8 @@ def train_teacher(
             "with make_trainer(cfg, world)"
         )
     start = int(state.update)
+    if lengths is not None:
+        state = _with_run_length(state, _logged_length(lengths, start))
     if is_main:
         _keep_metrics_up_to(metrics_path, start)
 
@@ -233,7 +285,7 @@ def train_teacher(
         }
 
     # A fresh fitted run fits its length as it goes; a resumed one keeps the length it saved.
-    fitting = cfg.fit_schedule and start == 0
+    fitting = cfg.fit_schedule and start == 0 and lengths is None
     total = cfg.ppo.num_updates if state.run_length is None else state.run_length
     bar = tqdm(
         total=total,
@@ -246,7 +298,7 @@ def train_teacher(
     last_checkpoint = start
     first_call = True
     measured_from = (wall_start, start)  # (time, update) once compiled
-    with metrics_path.open("a") as log:
+    with StopRequest() as stop, metrics_path.open("a") as log:
         while int(state.update) < total:
             n = min(cfg.log_every, total - int(state.update))
             tick = clock()
@@ -270,10 +322,11 @@ def train_teacher(
                     log.write(json.dumps(record) + "\n")
             log.flush()
             update = int(state.update)
-            if first_call:
-                measured_from = (now, update)
-            elif fitting:
-                total = fitted_run_length(
+            refit = None
+            if lengths is not None:
+                refit = _logged_length(lengths, update)
+            elif fitting and not first_call:
+                refit = fitted_run_length(
                     update,
                     update - measured_from[1],
                     now - measured_from[0],
@@ -281,9 +334,13 @@ def train_teacher(
                     cfg.ppo.num_updates,
                     multiple_of=cfg.log_every,
                 )
-                total = _same_on_every_process(total)
+                refit = _same_on_every_process(refit)
+            if refit is not None:
+                total = refit
                 state = _with_run_length(state, total)
                 bar.total = total
+            if first_call:
+                measured_from = (now, update)
             first_call = False
             bar.update(n)
             bar.set_postfix(
@@ -294,21 +351,31 @@ def train_teacher(
                 sps=f"{rate:.3g}",
             )
             out_of_time = cfg.max_minutes > 0 and now - wall_start > 60.0 * cfg.max_minutes
-            if update - last_checkpoint >= cfg.checkpoint_every or update == total or out_of_time:
-                checkpoints.save(update, state, {"agent_steps": record["agent_steps"]})
-                last_checkpoint = update
             evaluate = cfg.eval_steps > 0 and cfg.eval_worlds > 0
             if evaluate and cfg.eval_every and update % cfg.eval_every < n and update < total:
-                if is_main:
+                if not stop.asked() and is_main:  # (every process asks: a collective)
                     log.write(json.dumps(heldout_eval(state.shipped_policy, update)) + "\n")
-            if out_of_time:
+            # Asked to stop (Ctrl-C, SIGTERM) during the call or the evaluation: save, stop.
+            stopping = stop.asked()
+            due = update - last_checkpoint >= cfg.checkpoint_every or update == total
+            if due or out_of_time or stopping:
+                checkpoints.save(update, state, {"agent_steps": record["agent_steps"]})
+                last_checkpoint = update
+            if out_of_time or stopping:
                 break
-        if int(state.update) >= total and is_main and cfg.eval_steps > 0 and cfg.eval_worlds > 0:
+        finished = int(state.update) >= total and not stop.asked()
+        if finished and is_main and cfg.eval_steps > 0 and cfg.eval_worlds > 0:
             log.write(json.dumps(heldout_eval(state.shipped_policy, int(state.update))) + "\n")
     bar.close()
     checkpoints.close()
     if is_main:
         plot_learning_curve(metrics_path, run_dir / "learning_curve.png")
+        if stop.stopping:
+            tqdm.write(
+                f"{stop.name}: stopped at update {int(state.update)} with a checkpoint saved; "
+                f"train again on {run_dir} to resume"
+            )
+    stop.stop()
     return state
 
 

@@ -202,7 +202,13 @@ class TrainConfig:
     time does, on a fast machine or a slow one. The fitted length is saved with the run and
     logged (`planned_updates`); a resumed run keeps it. One sitting, then: not for runs split
     into chunks. Which updates fit depends on the machine, so fitted runs do not repeat
-    exactly; rerun with `ppo.num_updates` set to the logged length and this off to repeat one."""
+    exactly on another machine: `schedule_from` repeats one."""
+    schedule_from: str = ""
+    """Repeat a fitted run exactly: the folder of a run trained with `fit_schedule`, whose
+    lengths (`planned_updates` in its metrics.jsonl) this run takes update by update instead of
+    measuring its own speed, so with that run's config and seed it makes the same updates on
+    any machine, however fast. Needs `fit_schedule`; `max_minutes` may then be 0 (no time
+    limit) or split the run into resumable chunks."""
     progress: bool = True
     """Show a progress bar on the console."""
     init_from: str = ""
@@ -214,7 +220,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.log_every < 1 or self.checkpoint_every < 1:
             raise ValueError("log_every and checkpoint_every must be >= 1")
-        if self.fit_schedule and not self.max_minutes > 0:
+        if self.schedule_from and not self.fit_schedule:
+            raise ValueError(
+                "schedule_from repeats a run fitted to its time (fit_schedule): set fit_schedule"
+            )
+        if self.fit_schedule and not self.max_minutes > 0 and not self.schedule_from:
             raise ValueError("fit_schedule fits the run to max_minutes: set max_minutes > 0")
 
     @property
