@@ -269,7 +269,7 @@ class TrainConfig:
         """Village towns on a 2-core CPU in 30 minutes: updates of 8192 agent-steps, the learning
         rate falling linearly to 0 over the updates that fit (`fit_schedule`), 4000 at most
         (32.8M agent-steps, about 30 minutes at the 20k agent-steps/s the batched teacher trains
-        at on the faster 2-core CPU; 2900 to 3200 fitted on the slower one, gp-agents' README,
+        at on the faster 2-core CPU; 2900 to 3300 fitted on the slower one, gp-agents' README,
         "Fitting the run to its time").
 
         The world keeps Gigaflow's reward terms and adds: a small per-metre progress reward;
