@@ -10,7 +10,7 @@ checkpoints.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,16 +69,22 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Entries that differ between two config dicts, except the ones allowed to change."""
+def config_differences(
+    saved: dict[str, Any],
+    current: dict[str, Any],
+    allowed: Sequence[str] = CONFIG_KEYS_ALLOWED_TO_CHANGE,
+    saved_as: str = "checkpoint",
+) -> list[str]:
+    """Entries that differ between two config dicts, except the `allowed` ones (dotted keys);
+    `saved_as` names the saved side in each line ("key: checkpoint 1 != now 2")."""
     a, b = flatten_config(saved), flatten_config(current)
     diffs = []
     for key in sorted(set(a) | set(b)):
-        if key in CONFIG_KEYS_ALLOWED_TO_CHANGE:
+        if key in allowed:
             continue
         if a.get(key, "<absent>") != b.get(key, "<absent>"):
             diffs.append(
-                f"{key}: checkpoint {a.get(key, '<absent>')!r} != now {b.get(key, '<absent>')!r}"
+                f"{key}: {saved_as} {a.get(key, '<absent>')!r} != now {b.get(key, '<absent>')!r}"
             )
     return diffs
 

@@ -19,7 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from gp_agents._checkpoint import Checkpointer, CheckpointError, config_differences
+from gp_agents._checkpoint import (
+    CONFIG_KEYS_ALLOWED_TO_CHANGE,
+    Checkpointer,
+    CheckpointError,
+    config_differences,
+)
 from gp_agents._evaluation import evaluate_policy
 from gp_agents._stopping import StopRequest
 from gp_agents._teacher import TeacherPolicy
@@ -141,15 +146,14 @@ def logged_run_lengths(cfg: TrainConfig) -> dict[int, int]:
     the same config but for bookkeeping (`CONFIG_KEYS_ALLOWED_TO_CHANGE`, `schedule_from`) and
     the same updates per call (`log_every`: the lengths change between calls)."""
     folder = Path(cfg.schedule_from)
-    source = TrainConfig.from_run(folder)
-    mine = {**cfg.to_json(), "schedule_from": ""}
-    diffs = config_differences({**source.to_json(), "schedule_from": ""}, mine)
-    if source.log_every != cfg.log_every:
-        diffs.append(f"log_every: {folder} {source.log_every} != now {cfg.log_every}")
+    allowed = [k for k in CONFIG_KEYS_ALLOWED_TO_CHANGE if k != "log_every"] + ["schedule_from"]
+    diffs = config_differences(
+        TrainConfig.from_run(folder).to_json(), cfg.to_json(), allowed, saved_as=str(folder)
+    )
     if diffs:
         raise ValueError(
             f"schedule_from repeats the run in {folder}, but this config is another:\n  "
-            + "\n  ".join(d.replace("checkpoint", str(folder), 1) for d in diffs)
+            + "\n  ".join(diffs)
         )
     lengths = {
         int(r["update"]): int(r["planned_updates"])
@@ -161,8 +165,8 @@ def logged_run_lengths(cfg: TrainConfig) -> dict[int, int]:
             f"schedule_from: {folder} logs no planned_updates in its metrics.jsonl: it was not "
             "fitted to its time (fit_schedule)"
         )
-    if sorted(lengths) != list(range(1, max(lengths) + 1)):
-        missing = sorted(set(range(1, max(lengths) + 1)) - set(lengths))
+    missing = sorted(set(range(1, max(lengths) + 1)) - set(lengths))
+    if missing:
         raise ValueError(
             f"schedule_from: the metrics.jsonl of {folder} misses the lengths of updates "
             f"{missing[:5]}{' ...' if len(missing) > 5 else ''}"
@@ -363,7 +367,7 @@ def train_teacher(
                 last_checkpoint = update
             if out_of_time or stopping:
                 break
-        finished = int(state.update) >= total and not stop.asked()
+        finished = int(state.update) >= total and not stop.stopping
         if finished and is_main and cfg.eval_steps > 0 and cfg.eval_worlds > 0:
             log.write(json.dumps(heldout_eval(state.shipped_policy, int(state.update))) + "\n")
     bar.close()
