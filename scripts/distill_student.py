@@ -6,6 +6,9 @@ Every field is overridable, e.g.
     python scripts/distill_student.py demo --teacher-run runs/teacher-demo
 Everything goes under the run folder: config.json, checkpoints/, metrics.jsonl,
 learning_curves.png. Running the same command again resumes from the newest checkpoint.
+`--distill.max-minutes M` stops after the iteration that passes M minutes, and Ctrl-C or SIGTERM
+after the iteration under way, each with a checkpoint saved (Ctrl-C exits with 130, SIGTERM
+with 143): a long distillation goes in chunks, and the last one writes the held-out evaluation.
 `--ablation` runs BC, single-agent DAgger and self-play DAgger (and the loss ablations) at equal
 sample budget in sub-folders and plots them together (ablation.png, ablation.json).
 Without `--teacher-run` the teacher is the scripted route follower of `gp_distill.testing`.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +108,13 @@ def _distill_config(args: DistillStudent, teacher_cfg: ga.TrainConfig | None) ->
 
 
 def main(args: DistillStudent) -> None:
+    try:
+        _distill(args)
+    except KeyboardInterrupt:  # Ctrl-C: the run saved a checkpoint and said where
+        raise SystemExit(130) from None
+
+
+def _distill(args: DistillStudent) -> None:
     teacher, name, teacher_cfg = _teacher(args)
     cfg = _distill_config(args, teacher_cfg)
     print(f"teacher: {name}; devices: {jax.devices()}")
@@ -113,13 +124,20 @@ def main(args: DistillStudent) -> None:
         return
     paths: dict[str, Path] = {}
     table: dict[str, dict[str, float]] = {}
+    deadline = time.monotonic() + 60.0 * cfg.max_minutes  # the runs share --distill.max-minutes
     for label, change in ABLATIONS.items():
         if change.get("mode") == "single_agent":
             # One recorded agent per world instead of all: more iterations for an equal budget.
             change = {**change, "iterations": cfg.dagger.iterations * cfg.world.num_agents}
         run_cfg = dataclasses.replace(cfg, dagger=dataclasses.replace(cfg.dagger, **change))
         run_dir = Path(args.run_dir) / label
-        gd.distill_student(run_cfg, run_dir, teacher, resume=args.resume, teacher_name=name)
+        minutes_left = (deadline - time.monotonic()) / 60.0
+        if cfg.max_minutes > 0:  # (a bookkeeping field: a resumed run may change it)
+            run_cfg = dataclasses.replace(run_cfg, max_minutes=max(minutes_left, 1e-3))
+        state = gd.distill_student(run_cfg, run_dir, teacher, resume=args.resume, teacher_name=name)
+        if int(state.iteration) < run_cfg.dagger.iterations:  # out of --distill.max-minutes
+            print(f"ablation stopped in {run_dir}: run the same command again to go on")
+            return
         paths[label] = run_dir / "metrics.jsonl"
         last = [json.loads(x) for x in paths[label].read_text().splitlines()][-3:]
         table[label] = {

@@ -82,6 +82,8 @@ def test_learning_rate_schedule_matches_optax(kind, warmup):
 def test_fitting_the_schedule_needs_a_time_budget():
     with pytest.raises(ValueError, match="max_minutes"):
         ga.TrainConfig(fit_schedule=True)
+    with pytest.raises(ValueError, match="max_minutes must be >= 0"):
+        ga.TrainConfig(max_minutes=-1.0)
     with pytest.raises(ValueError, match="set fit_schedule"):
         ga.TrainConfig(schedule_from="runs/teacher-demo")
     # Repeating a fitted run needs no time budget: its lengths are logged.

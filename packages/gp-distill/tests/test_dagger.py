@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import signal
 import time
 
 import equinox as eqx
@@ -204,6 +206,47 @@ def test_resume_is_exact(ci_run, tmp_path):
     other = dataclasses.replace(CI, dagger=dataclasses.replace(CI.dagger, learning_rate=0.1))
     with pytest.raises(ga.CheckpointError, match="learning_rate"):
         gd.distill_student(other, resumed_dir, dagger=dagger)
+
+
+def test_a_run_stopped_by_its_time_or_a_signal_resumes_exactly(ci_run, tmp_path):
+    """Three sittings: the first stopped by `max_minutes`, the second by SIGTERM during an
+    iteration, each after that iteration with a checkpoint (none was due); the third ends
+    bit for bit where the uninterrupted run did."""
+    dagger, _, state, *_ = ci_run
+    run_dir = tmp_path / "chunked"
+    cfg = dataclasses.replace(CI, checkpoint_every=8, max_minutes=2.5)
+    minutes = iter(range(1000))  # each read of the clock: a minute later (start, tick, tock..)
+    stopped = gd.distill_student(cfg, run_dir, dagger=dagger, clock=lambda: 60.0 * next(minutes))
+    assert int(stopped.iteration) == 2  # 4 minutes after the start > 2.5
+    reader = ga.Checkpointer(run_dir / "checkpoints", {})
+    assert reader.steps() == [2]
+    reader.close()
+    reads = [0]
+
+    def clock() -> float:  # the start, then before and after each iteration
+        reads[0] += 1
+        if reads[0] == 4:  # just before the second iteration of this sitting (iteration 4)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return float(reads[0])
+
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exit_status:
+        gd.distill_student(cfg, run_dir, dagger=dagger, clock=clock)
+    assert exit_status.value.code == 143
+    assert signal.getsignal(signal.SIGTERM) == handler  # restored
+    reader = ga.Checkpointer(run_dir / "checkpoints", {})
+    assert reader.steps() == [2, 4]
+    reader.close()
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["iteration"] for x in lines] == [1, 2, 3, 4]
+    assert (run_dir / "learning_curves.png").exists()
+
+    resumed = gd.distill_student(CI, run_dir, dagger=dagger)  # max_minutes may change
+    assert int(resumed.iteration) == CI.dagger.iterations
+    a = jax.tree.leaves(eqx.filter(state.student, eqx.is_array))
+    b = jax.tree.leaves(eqx.filter(resumed.student, eqx.is_array))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_init_from_continues_a_student_in_a_new_run(ci_run, tmp_path):

@@ -127,3 +127,5 @@ def test_weights_must_be_non_negative():
         gd.LossWeights(feature=-1.0)
     with pytest.raises(ValueError, match="latent_size"):
         gd.DistillConfig(student=dataclasses.replace(TINY, latent_size=3))
+    with pytest.raises(ValueError, match="max_minutes must be >= 0"):
+        gd.DistillConfig(max_minutes=-5.0)

@@ -25,6 +25,7 @@ from gp_agents._run import (
     split_run_step,
     train_teacher,
 )
+from gp_agents._stopping import StopRequest
 from gp_agents._teacher import (
     POLICY_SCOPES,
     SET_NAMES,
@@ -69,6 +70,7 @@ __all__ = [
     "PPOLossTerms",
     "ScaledBeta",
     "SetEncoder",
+    "StopRequest",
     "TeacherConfig",
     "TeacherPolicy",
     "TrainConfig",

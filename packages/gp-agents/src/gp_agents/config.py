@@ -220,6 +220,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.log_every < 1 or self.checkpoint_every < 1:
             raise ValueError("log_every and checkpoint_every must be >= 1")
+        if self.max_minutes < 0:
+            raise ValueError(f"max_minutes must be >= 0 (0: no limit), got {self.max_minutes}")
         if self.schedule_from and not self.fit_schedule:
             raise ValueError(
                 "schedule_from repeats a run fitted to its time (fit_schedule): set fit_schedule"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ RUN_LENGTH_KEYS = (
     "dagger.iterations",
     "checkpoint_every",
     "keep_checkpoints",
+    "max_minutes",
     "progress",
     "init_from",
 )
@@ -105,6 +107,7 @@ def distill_student(
     resume: bool = True,
     dagger: Dagger | None = None,
     teacher_name: str = "scripted",
+    clock: Callable[[], float] = time.perf_counter,
 ) -> DaggerState:
     """Distil (or resume) a student under `run_dir`; returns the final DaggerState.
 
@@ -113,6 +116,11 @@ def distill_student(
     teacher in closed loop on held-out maps). `teacher`: a trained TeacherPolicy (see
     `gp_agents.load_teacher`); None uses the scripted route follower of `gp_distill.testing`.
     `dagger` (from `build_distillation`) skips recompiling when a process runs several chunks.
+
+    Stops early, with a checkpoint of the last iteration, after `cfg.max_minutes` of wall time
+    (`clock`, seconds) or on Ctrl-C / SIGTERM (`gp_agents.StopRequest`: the iteration under way
+    finishes first; then KeyboardInterrupt or SystemExit(143) is raised). Either way the
+    held-out evaluation waits for the run's last iteration, and calling again resumes.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -147,12 +155,14 @@ def distill_student(
     metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
     total = cfg.dagger.iterations
     bar = tqdm(total=total, initial=start, disable=not cfg.progress, unit="it", dynamic_ncols=True)
-    with metrics_path.open("a") as log:
+    wall_start = clock()
+    with ga.StopRequest() as stop, metrics_path.open("a") as log:
         while int(state.iteration) < total:
-            tick = time.perf_counter()
+            tick = clock()
             state, metrics = dagger.iteration(state)
             metrics = jax.device_get(metrics)
-            seconds = time.perf_counter() - tick
+            now = clock()
+            seconds = now - tick
             record = {name: float(np.asarray(v)) for name, v in metrics.items()}
             record["iteration"] = int(record["iteration"])
             record["samples"] = int(record["samples"])
@@ -168,10 +178,24 @@ def distill_student(
                 sps=f"{record['agent_steps_per_s']:.3g}",
             )
             iteration = record["iteration"]
-            if iteration % cfg.checkpoint_every == 0 or iteration == total:
+            out_of_time = cfg.max_minutes > 0 and now - wall_start > 60.0 * cfg.max_minutes
+            stopping = stop.asked()  # Ctrl-C or SIGTERM during the iteration: save, stop
+            due = iteration % cfg.checkpoint_every == 0 or iteration == total
+            if due or out_of_time or stopping:
                 checkpoints.save(iteration, state, {"samples": record["samples"]})
+            if out_of_time or stopping:
+                break
     bar.close()
     checkpoints.close()
+    if stop.stopping or int(state.iteration) < total:
+        plot_distillation({run_dir.name: metrics_path}, run_dir / "learning_curves.png")
+        reason = stop.name if stop.stopping else f"{cfg.max_minutes:g} minutes"
+        tqdm.write(
+            f"{reason}: stopped at iteration {int(state.iteration)} of {total} with a "
+            f"checkpoint saved; distil again on {run_dir} to resume"
+        )
+        stop.stop()
+        return state
     if cfg.eval_steps > 0 and cfg.eval_worlds > 0:
         heldout = gw.World(cfg.world, gw.build_map_bank(cfg.world, split="heldout"))
         pixels = ga.make_pixel_pipeline(cfg.pixels, heldout.maps)

@@ -111,6 +111,11 @@ class DistillConfig:
     checkpoint_every: int = 5
     """Iterations between checkpoints."""
     keep_checkpoints: int = 2
+    max_minutes: float = 0.0
+    """Stop (with a checkpoint) after the iteration that passes this much wall time; 0 = run
+    to `dagger.iterations`. Running the command again resumes, so a long distillation goes in
+    chunks (a machine lent for ten minutes at a time). A stopped run skips the held-out
+    evaluation, which its last chunk does."""
     eval_worlds: int = 4
     """Held-out closed-loop evaluation at the end of a run: worlds and steps (0 steps: none)."""
     eval_steps: int = 200
@@ -121,6 +126,8 @@ class DistillConfig:
     new teacher or world. The architecture must match; buffer, optimiser and beta start fresh."""
 
     def __post_init__(self) -> None:
+        if self.max_minutes < 0:
+            raise ValueError(f"max_minutes must be >= 0 (0: no limit), got {self.max_minutes}")
         if self.student.latent_size != self.teacher.latent_size:
             raise ValueError(
                 f"student latent_size {self.student.latent_size} != teacher latent_size "
