@@ -4,7 +4,8 @@ Two views of the `train_teacher` preset's update (rollout in every world, GAE, a
 minibatch steps), both after a warm-up call:
 
 - *Variants*: agent-steps/s of the preset and of other teachers or schedules beside it
-  (trunks half or twice as wide, one hidden trunk layer less, eight minibatches), timed in
+  (trunks half or twice as wide, one hidden trunk layer less, one hidden layer less in every
+  set encoder, eight minibatches), timed in
   rounds that take each variant in turn, so a noisy machine slows them alike; medians over
   `--rounds`.
 - *Ops* (`--ops`, CPU): one call traced with the JAX profiler, each XLA op's time attributed to
@@ -62,6 +63,11 @@ def _variants(base: ga.TrainConfig, wanted: bool) -> dict[str, ga.TrainConfig]:
         if teacher.trunk_depth > 0:
             out["one hidden trunk layer less"] = dataclasses.replace(
                 base, teacher=dataclasses.replace(teacher, trunk_depth=teacher.trunk_depth - 1)
+            )
+        if teacher.element_depth > 0:
+            out["one hidden set-encoder layer less"] = dataclasses.replace(
+                base,
+                teacher=dataclasses.replace(teacher, element_depth=teacher.element_depth - 1),
             )
         out["8 minibatches"] = dataclasses.replace(
             base, ppo=dataclasses.replace(ppo, num_minibatches=2 * ppo.num_minibatches)

@@ -32,6 +32,8 @@ def test_unknown_or_bad_fields_are_named():
         ga.PPOConfig(rollout_steps=3, num_minibatches=2).check_divides(num_agents=1, num_devices=1)
     with pytest.raises(ValueError, match="ent_coef_end"):
         ga.PPOConfig(ent_coef_end=-0.01)
+    with pytest.raises(ValueError, match="element_depth"):
+        ga.TeacherConfig(element_depth=-1)
 
 
 def test_entropy_bonus_schedule():

@@ -75,9 +75,11 @@ def test_masked_max_pool_of_empty_set_is_zero(key):
     np.testing.assert_array_equal(pooled, np.zeros(3, np.float32))
 
 
-def test_set_encoder_is_permutation_invariant(key):
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_set_encoder_is_permutation_invariant(key, depth):
     k_enc, k_x, k_perm = jax.random.split(key, 3)
-    encoder = SetEncoder(6, 16, 8, key=k_enc)
+    encoder = SetEncoder(6, 16, 8, depth, key=k_enc)
+    assert len(encoder.element_mlp.layers) == depth + 1  # hidden layers + the output layer
     elements = jax.random.normal(k_x, (10, 6))
     valid = jnp.arange(10) < 7
     perm = jax.random.permutation(k_perm, 10)
@@ -131,7 +133,10 @@ def _as_module(obs):
 def test_policy_heads_shapes_and_agent_order(key, kind):
     k_obs, k_pol, k_perm = jax.random.split(key, 3)
     obs = _as_module(_observation(k_obs))
-    policy = TeacherPolicy(TeacherConfig.toy(), obs, _Space(kind), key=k_pol)
+    depth = 1 if kind == "discrete" else 2  # (shallower set encoders: `element_depth`)
+    cfg = dataclasses.replace(TeacherConfig.toy(), element_depth=depth)
+    policy = TeacherPolicy(cfg, obs, _Space(kind), key=k_pol)
+    assert {len(e.element_mlp.layers) for e in policy.encoders.values()} == {depth + 1}
     # One compiled call instead of hundreds of eagerly dispatched small ops.
     outputs = eqx.filter_jit(lambda p, o: (p.latent(o), p(o), p.value(o)))
     latent, (dist, value), value_alone = outputs(policy, obs)

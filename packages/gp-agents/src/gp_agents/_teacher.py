@@ -61,9 +61,11 @@ class SetEncoder(eqx.Module):
 
     element_mlp: eqx.nn.MLP
 
-    def __init__(self, in_features: int, width: int, out_features: int, *, key: PRNGKeyArray):
+    def __init__(
+        self, in_features: int, width: int, out_features: int, depth: int = 2, *, key: PRNGKeyArray
+    ):
         self.element_mlp = eqx.nn.MLP(
-            in_features, out_features, width, depth=2, activation=jax.nn.relu, key=key
+            in_features, out_features, width, depth=depth, activation=jax.nn.relu, key=key
         )
 
     def __call__(
@@ -126,6 +128,7 @@ class TeacherPolicy(eqx.Module):
                 int(getattr(observation, name).shape[-1]),
                 cfg.element_width,
                 cfg.set_features,
+                cfg.element_depth,
                 key=k,
             )
             for name, k in zip(SET_NAMES, keys, strict=False)

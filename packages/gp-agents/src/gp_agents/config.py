@@ -18,6 +18,8 @@ class TeacherConfig:
 
     element_width: int = 64
     """Hidden width of the shared per-element MLP of every set encoder."""
+    element_depth: int = 2
+    """Hidden layers of the shared per-element MLP of every set encoder."""
     set_features: int = 64
     """Output width of each set encoder (after the masked max-pool)."""
     ego_width: int = 64
@@ -35,8 +37,9 @@ class TeacherConfig:
         for name in ("element_width", "set_features", "ego_width", "trunk_width", "latent_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TeacherConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.trunk_depth < 0:
-            raise ValueError(f"TeacherConfig.trunk_depth must be >= 0, got {self.trunk_depth}")
+        for name in ("element_depth", "trunk_depth"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"TeacherConfig.{name} must be >= 0, got {getattr(self, name)}")
 
     @classmethod
     def toy(cls) -> TeacherConfig:
