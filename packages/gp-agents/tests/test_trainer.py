@@ -10,6 +10,10 @@ import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -155,6 +159,66 @@ def test_a_signal_stops_the_run_with_a_checkpoint(tmp_path, lane_world, trainer1
     straight = ga.train_teacher(cfg, tmp_path / "b", world=lane_world, trainer=trainer1)
     assert int(resumed.update) == 6
     assert tree_equal_report(straight, resumed) == []
+
+
+# With held-out evaluations (process 0 alone), mid-run and at the end.
+TWO_PROCESS_CFG = dataclasses.replace(CFG, eval_every=2, eval_worlds=2, eval_steps=8)
+
+
+def _two_processes(run_dir: Path, signal_second: bool = False) -> list[str]:
+    """Train TWO_PROCESS_CFG in two processes of two CPU devices each, joined by
+    `jax.distributed` on a free local port (two_process_worker.py); their outputs."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    worker = Path(__file__).with_name("two_process_worker.py")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(worker), str(i), str(port), str(run_dir)]
+            + (["signal"] if signal_second and i == 1 else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
+    outputs = [p.communicate(timeout=600)[0] for p in processes]
+    return [
+        f"exit {p.returncode}: ...{out[-2000:]}" for p, out in zip(processes, outputs, strict=True)
+    ]
+
+
+def test_two_processes_train_as_one_and_stop_together(tmp_path, lane_world, trainer4):
+    """A multi-process run (`DistributedConfig`, two local processes of two CPU devices): a
+    SIGTERM to one process stops both after the same call with one checkpoint (exit 143 each);
+    resumed (every process with its own process_id, on another port) it ends where one process
+    on four devices does, to float tolerance; only process 0 writes the log."""
+    run_dir = tmp_path / "two"
+    outputs = _two_processes(run_dir, signal_second=True)
+    assert [o.split(":")[0] for o in outputs] == ["exit 143", "exit 143"], outputs
+    reader = ga.Checkpointer(run_dir / "checkpoints", TWO_PROCESS_CFG.to_json())
+    assert reader.steps() == [2]
+    reader.close()
+    outputs = _two_processes(run_dir)
+    assert [o.split(":")[0] for o in outputs] == ["exit 0", "exit 0"], outputs
+    one = ga.train_teacher(
+        TWO_PROCESS_CFG,
+        tmp_path / "one",
+        world=lane_world,
+        heldout_world=lane_world,
+        trainer=trainer4,
+    )
+    reader = ga.Checkpointer(run_dir / "checkpoints", TWO_PROCESS_CFG.to_json())
+    two = reader.restore_policy(trainer4.init(jax.random.key(1)).policy)
+    reader.close()
+    leaves_two = jax.tree.leaves(eqx.filter(two, eqx.is_array))
+    leaves_one = jax.tree.leaves(eqx.filter(one.policy, eqx.is_array))
+    for a, b in zip(leaves_two, leaves_one, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    # (The stop at update 2 skipped that update's evaluation; the end's ran on process 0.)
+    expected = [(1, False), (2, False), (3, False), (4, False), (4, True)]
+    assert [(r["update"], "heldout_goal_rate" in r) for r in lines] == expected
 
 
 def _drop_field(config: dict, dotted: str) -> dict:

@@ -30,8 +30,13 @@ CONFIG_KEYS_ALLOWED_TO_CHANGE = (
     "max_minutes",
     "progress",
     "init_from",
+    "distributed.coordinator_address",
+    "distributed.num_processes",
+    "distributed.process_id",
 )
-"""Config entries a resumed run may change (run length and bookkeeping, not the maths)."""
+"""Config entries a resumed run may change (run length, bookkeeping and where it runs, not the
+maths): each process of a multi-process run has its own `process_id`, and a run may resume on
+other hosts, or on one."""
 
 
 class CheckpointError(RuntimeError):

@@ -279,8 +279,13 @@ def train_teacher(
         nonlocal heldout_world
         if heldout_world is None:
             heldout_world = build_world(cfg, "heldout")
+        # A host copy: process 0 evaluates alone, on its own device, whatever the mesh spans.
         result = evaluate_policy(
-            policy, heldout_world, jax.random.key(cfg.seed + 1), cfg.eval_worlds, cfg.eval_steps
+            jax.device_get(policy),
+            heldout_world,
+            jax.random.key(cfg.seed + 1),
+            cfg.eval_worlds,
+            cfg.eval_steps,
         )
         return {
             "update": update,

@@ -155,6 +155,23 @@ def replicate_on(tree: Any, mesh: Mesh) -> Any:
     return jax.tree.map(pin, tree)
 
 
+def _replicated(tree: Any, replicated: NamedSharding) -> Any:
+    """Every array of `tree`, computed alike on every process, placed on every device of the
+    mesh. Multi-process runs cannot `device_put` an array already placed on one device onto
+    devices of other processes, so each leaf goes through the host (typed PRNG keys as their
+    raw key data)."""
+
+    def put(x: Any) -> Any:
+        if not isinstance(x, jax.Array | np.ndarray):
+            return x
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            data = put(jax.random.key_data(x))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+        return jax.device_put(np.asarray(x), replicated)
+
+    return jax.tree.map(put, tree)
+
+
 class Trainer(eqx.Module):
     """The compiled pieces of a run; build with `make_trainer`."""
 
@@ -221,21 +238,19 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         # Built eagerly: compiling the initialisers costs more than running them once.
         policy = TeacherPolicy(cfg.teacher, one_agent, world.action_space, key=k_policy)
         params, static = eqx.partition(policy, eqx.is_array)
-        params = jax.device_put(params, replicated)
-        opt_state = jax.device_put(optimizer.init(params), replicated)
+        params = _replicated(params, replicated)
+        opt_state = _replicated(optimizer.init(params), replicated)
         return TrainState(
             policy=eqx.combine(params, static),
             opt_state=opt_state,
             world_state=world_state,
             tally=tally,
-            key=jax.device_put(k_train, replicated),
-            update=jax.device_put(jnp.zeros((), jnp.int32), replicated),
-            advantage_max=jax.device_put(jnp.zeros((), jnp.float32), replicated),
+            key=_replicated(k_train, replicated),
+            update=_replicated(np.zeros((), np.int32), replicated),
+            advantage_max=_replicated(np.zeros((), np.float32), replicated),
             average=eqx.combine(params, static) if ppo.average_updates > 0 else None,
             planned_updates=(
-                jax.device_put(jnp.asarray(ppo.num_updates, jnp.int32), replicated)
-                if fitted
-                else None
+                _replicated(np.asarray(ppo.num_updates, np.int32), replicated) if fitted else None
             ),
         )
 
