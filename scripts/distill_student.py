@@ -131,9 +131,9 @@ def _distill(args: DistillStudent) -> None:
             change = {**change, "iterations": cfg.dagger.iterations * cfg.world.num_agents}
         run_cfg = dataclasses.replace(cfg, dagger=dataclasses.replace(cfg.dagger, **change))
         run_dir = Path(args.run_dir) / label
-        minutes_left = (deadline - time.monotonic()) / 60.0
-        if cfg.max_minutes > 0:  # (a bookkeeping field: a resumed run may change it)
-            run_cfg = dataclasses.replace(run_cfg, max_minutes=max(minutes_left, 1e-3))
+        if cfg.max_minutes > 0:  # what is left (a bookkeeping field: a resumed run may change it)
+            minutes_left = max((deadline - time.monotonic()) / 60.0, 1e-3)
+            run_cfg = dataclasses.replace(run_cfg, max_minutes=minutes_left)
         state = gd.distill_student(run_cfg, run_dir, teacher, resume=args.resume, teacher_name=name)
         if int(state.iteration) < run_cfg.dagger.iterations:  # out of --distill.max-minutes
             print(f"ablation stopped in {run_dir}: run the same command again to go on")

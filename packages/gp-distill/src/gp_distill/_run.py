@@ -187,8 +187,8 @@ def distill_student(
                 break
     bar.close()
     checkpoints.close()
+    plot_distillation({run_dir.name: metrics_path}, run_dir / "learning_curves.png")
     if stop.stopping or int(state.iteration) < total:
-        plot_distillation({run_dir.name: metrics_path}, run_dir / "learning_curves.png")
         reason = stop.name if stop.stopping else f"{cfg.max_minutes:g} minutes"
         tqdm.write(
             f"{reason}: stopped at iteration {int(state.iteration)} of {total} with a "
@@ -209,7 +209,6 @@ def distill_student(
             cfg.eval_steps,
         )
         (run_dir / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot_distillation({run_dir.name: metrics_path}, run_dir / "learning_curves.png")
     return state
 
 
