@@ -8,8 +8,9 @@ Every field is overridable, e.g.
 Everything goes under the run folder: config.json, checkpoints/, metrics.jsonl,
 learning_curve.png. Ctrl-C (or SIGTERM) stops a run with a checkpoint of where it was. Running
 the same command again resumes from the newest checkpoint, so long runs can proceed in chunks
-(`--train.max-minutes 9`; the `demo` preset fits its schedules to its `max_minutes` in one
-sitting, so chunks of it need `--train.no-fit-schedule`).
+(`--train.max-minutes 9`). The `demo` preset fits its schedules to its `max_minutes`, the time
+of all its sittings: stopped early and resumed, it refits to what is left (a larger
+`--train.max-minutes` gives it more); chunks of a fixed length need `--train.no-fit-schedule`.
 
 `from-run FOLDER` takes every field from a run folder's config.json instead of a preset, so an
 older run resumes in FOLDER, or is reproduced from scratch in another folder given by

@@ -59,6 +59,13 @@ def _keep_metrics_up_to(path: Path, update: int) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
+def _logged_heldout_at(path: Path, update: int) -> bool:
+    """Whether the log at `path` holds a held-out evaluation at `update`."""
+    return path.exists() and any(
+        "heldout_goal_rate" in r and int(r["update"]) == update for r in _read_metrics(path)
+    )
+
+
 def plot_learning_curve(metrics_path: str | Path, png_path: str | Path) -> None:
     """Training and held-out curves against agent-steps, one panel per key figure."""
     import matplotlib
@@ -212,12 +219,16 @@ def train_teacher(
     train and held-out map banks; `trainer` (from `make_trainer(cfg, world)`, same config up to
     the run length) skips recompiling when a process trains several chunks.
 
-    With `cfg.fit_schedule`, a run started from scratch refits its length after every call
-    once compiled: the updates done, plus those the speed measured since compilation fits in
-    what is left of `cfg.max_minutes` (held-out evaluations and checkpoints included), at most
-    `cfg.ppo.num_updates`. `clock` (seconds) measures that time and `max_minutes`. With
-    `cfg.schedule_from` as well, the lengths come from that run's log instead, before every
-    call, fresh or resumed (`logged_run_lengths`).
+    With `cfg.fit_schedule`, a run refits its length after every call once compiled: the
+    updates done, plus those the speed measured since compilation fits in what is left of
+    `cfg.max_minutes` (held-out evaluations and checkpoints included), at most
+    `cfg.ppo.num_updates`. `max_minutes` is then the run's budget over all its sittings: each
+    checkpoint saves the run's time so far (`seconds_trained`), and a resumed run refits to
+    what is left of it (none left: the run ends where it is; a larger `max_minutes` on resume
+    gives it more). A run saved before checkpoints recorded that time keeps the length it
+    saved. `clock` (seconds) measures that time and `max_minutes`. With `cfg.schedule_from` as
+    well, the lengths come from that run's log instead, before every call, fresh or resumed
+    (`logged_run_lengths`), and `max_minutes` limits each sitting, as without fitting.
 
     Ctrl-C (SIGINT) or SIGTERM (a machine taken back) stops the run cleanly: the call under
     way (and a held-out evaluation) finishes, a checkpoint is saved, and the run stops as the
@@ -251,8 +262,11 @@ def train_teacher(
     )
     metrics_path = run_dir / "metrics.jsonl"
     state = trainer.init(jax.random.key(cfg.seed))
+    # The run's wall time before this sitting (None: saved before checkpoints recorded it).
+    seconds_before: float | None = 0.0
     if resume and checkpoints.latest_step() is not None:
-        state, _ = checkpoints.restore(state)
+        state, meta = checkpoints.restore(state)
+        seconds_before = meta.get("seconds_trained")
     else:
         if metrics_path.exists() and is_main:
             metrics_path.unlink()
@@ -293,9 +307,14 @@ def train_teacher(
             **{f"heldout_{k}": v for k, v in result.items()},
         }
 
-    # A fresh fitted run fits its length as it goes; a resumed one keeps the length it saved.
-    fitting = cfg.fit_schedule and start == 0 and lengths is None
+    # A fitted run fits its length as it goes, to what is left of its budget over all its
+    # sittings; resumed from a checkpoint without its time, it keeps the length it saved.
+    fitting = cfg.fit_schedule and lengths is None and seconds_before is not None
+    spent = seconds_before if fitting and seconds_before is not None else 0.0
     total = cfg.ppo.num_updates if state.run_length is None else state.run_length
+    if fitting and start > 0 and spent >= 60.0 * cfg.max_minutes:
+        total = start  # its budget is spent: the run ends here
+        state = _with_run_length(state, total)
     bar = tqdm(
         total=total,
         initial=start,
@@ -304,6 +323,12 @@ def train_teacher(
         dynamic_ncols=True,
     )
     wall_start = clock()
+
+    def seconds_left(now: float) -> float:
+        """What is left of the time limit: of the run's budget when fitting, else of this
+        sitting's."""
+        return 60.0 * cfg.max_minutes - spent - (now - wall_start)
+
     last_checkpoint = start
     first_call = True
     measured_from = (wall_start, start)  # (time, update) once compiled
@@ -339,7 +364,7 @@ def train_teacher(
                     update,
                     update - measured_from[1],
                     now - measured_from[0],
-                    60.0 * cfg.max_minutes - (now - wall_start),
+                    seconds_left(now),
                     cfg.ppo.num_updates,
                     multiple_of=cfg.log_every,
                 )
@@ -359,7 +384,7 @@ def train_teacher(
                 off=f"{record['offroad_rate']:.2f}",
                 sps=f"{rate:.3g}",
             )
-            out_of_time = cfg.max_minutes > 0 and now - wall_start > 60.0 * cfg.max_minutes
+            out_of_time = cfg.max_minutes > 0 and seconds_left(now) < 0.0
             evaluate = cfg.eval_steps > 0 and cfg.eval_worlds > 0
             if evaluate and cfg.eval_every and update % cfg.eval_every < n and update < total:
                 if not stop.asked() and is_main:  # (every process asks: a collective)
@@ -368,12 +393,17 @@ def train_teacher(
             stopping = stop.asked()
             due = update - last_checkpoint >= cfg.checkpoint_every or update == total
             if due or out_of_time or stopping:
-                checkpoints.save(update, state, {"agent_steps": record["agent_steps"]})
+                extra: dict[str, Any] = {"agent_steps": record["agent_steps"]}
+                if seconds_before is not None:
+                    extra["seconds_trained"] = seconds_before + (clock() - wall_start)
+                checkpoints.save(update, state, extra)
                 last_checkpoint = update
             if out_of_time or stopping:
                 break
         finished = int(state.update) >= total and not stop.stopping
-        if finished and is_main and cfg.eval_steps > 0 and cfg.eval_worlds > 0:
+        # A finished run resumed again has logged its final evaluation already.
+        logged = int(state.update) == start and _logged_heldout_at(metrics_path, start)
+        if finished and not logged and is_main and cfg.eval_steps > 0 and cfg.eval_worlds > 0:
             log.write(json.dumps(heldout_eval(state.shipped_policy, int(state.update))) + "\n")
     bar.close()
     checkpoints.close()

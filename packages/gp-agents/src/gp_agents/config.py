@@ -196,16 +196,19 @@ class TrainConfig:
     eval_steps: int = 300
     """Steps of each held-out evaluation (0: no held-out evaluation)."""
     max_minutes: float = 0.0
-    """Stop (with a checkpoint) after this much wall time; 0 = run to `ppo.num_updates`. Lets long
-    runs proceed in resumable chunks."""
+    """Stop (with a checkpoint) after this much wall time of this sitting; 0 = run to
+    `ppo.num_updates`. Lets long runs proceed in resumable chunks. With `fit_schedule`, the
+    wall time of the whole run, over all its sittings."""
     fit_schedule: bool = False
-    """Fit the run to `max_minutes`: a run started from scratch measures its speed as it goes
-    and shortens its length, over which the learning rate and the entropy bonus fall, to the
-    updates that fit in `max_minutes` (`ppo.num_updates` at most), so the schedules end when the
-    time does, on a fast machine or a slow one. The fitted length is saved with the run and
-    logged (`planned_updates`); a resumed run keeps it. One sitting, then: not for runs split
-    into chunks. Which updates fit depends on the machine, so fitted runs do not repeat
-    exactly on another machine: `schedule_from` repeats one."""
+    """Fit the run to `max_minutes`: the run measures its speed as it goes and shortens its
+    length, over which the learning rate and the entropy bonus fall, to the updates that fit in
+    `max_minutes` (`ppo.num_updates` at most), so the schedules end when the time does, on a
+    fast machine or a slow one. The fitted length is saved with the run and logged
+    (`planned_updates`). `max_minutes` is then the budget of all the run's sittings: each
+    checkpoint saves the run's time so far, a run stopped early (Ctrl-C, SIGTERM) and resumed
+    refits to what is left of it, and a larger `max_minutes` on resume gives it more time.
+    Which updates fit depends on the machine, so fitted runs do not repeat exactly on another
+    machine: `schedule_from` repeats one."""
     schedule_from: str = ""
     """Repeat a fitted run exactly: the folder of a run trained with `fit_schedule`, whose
     lengths (`planned_updates` in its metrics.jsonl) this run takes update by update instead of
