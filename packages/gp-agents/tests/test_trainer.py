@@ -414,14 +414,18 @@ def test_a_run_fits_its_schedule_to_its_time_budget(tmp_path, lane_world, traine
         keep_checkpoints=6,  # all of them, to resume from each
     )
     trainer = ga.make_trainer(fit, lane_world, devices=jax.devices()[:1])
-    final = ga.train_teacher(
-        fit,
-        tmp_path / "a",
-        world=lane_world,
-        heldout_world=lane_world,
-        trainer=trainer,
-        clock=ticking(1),
-    )
+
+    def train(cfg, folder: str, speed: float = 1, with_trainer=trainer):
+        return ga.train_teacher(
+            cfg,
+            tmp_path / folder,
+            world=lane_world,
+            heldout_world=lane_world,
+            trainer=with_trainer,
+            clock=ticking(speed),
+        )
+
+    final = train(fit, "a")
     assert int(final.update) == 12 and final.run_length == 12
     lines = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
     assert "heldout_goal_rate" in lines[-1] and int(lines[-1]["update"]) == 12
@@ -436,9 +440,7 @@ def test_a_run_fits_its_schedule_to_its_time_budget(tmp_path, lane_world, traine
 
     # Resumed when finished: its budget is spent, nothing runs and nothing is logged again.
     log_a = (tmp_path / "a" / "metrics.jsonl").read_text()
-    again_a = ga.train_teacher(
-        fit, tmp_path / "a", world=lane_world, heldout_world=lane_world, trainer=trainer
-    )
+    again_a = train(fit, "a")
     assert tree_equal_report(final, again_a) == []
     assert (tmp_path / "a" / "metrics.jsonl").read_text() == log_a
 
@@ -453,14 +455,7 @@ def test_a_run_fits_its_schedule_to_its_time_budget(tmp_path, lane_world, traine
             meta = json.loads(meta_path.read_text())
             del meta["seconds_trained"]
             meta_path.write_text(json.dumps(meta))
-        state = ga.train_teacher(
-            cfg,
-            tmp_path / folder,
-            world=lane_world,
-            heldout_world=lane_world,
-            trainer=trainer,
-            clock=ticking(speed),
-        )
+        state = train(cfg, folder, speed)
         log = (tmp_path / folder / "metrics.jsonl").read_text().splitlines()
         return state, [json.loads(x).get("planned_updates") for x in log]
 
@@ -488,14 +483,7 @@ def test_a_run_fits_its_schedule_to_its_time_budget(tmp_path, lane_world, traine
     assert tree_equal_report(final, kept) == []
 
     with pytest.raises(ValueError, match="fit_schedule"):
-        ga.train_teacher(
-            fit,
-            tmp_path / "c",
-            world=lane_world,
-            heldout_world=lane_world,
-            trainer=trainer1,
-            clock=ticking(1),
-        )
+        train(fit, "c", with_trainer=trainer1)
 
     # `schedule_from` repeats the fitted run exactly on a machine five times as slow, without a
     # time limit, in two chunks: the lengths come from run a's log, not from the clock.
@@ -504,23 +492,9 @@ def test_a_run_fits_its_schedule_to_its_time_budget(tmp_path, lane_world, traine
     # 45 s: the time limit of each sitting (not the run's), passed after the fourth call of
     # 15 s (three readings of 5 s each).
     chunk = dataclasses.replace(again, max_minutes=0.75)
-    first = ga.train_teacher(
-        chunk,
-        tmp_path / "r",
-        world=lane_world,
-        heldout_world=lane_world,
-        trainer=trainer,
-        clock=ticking(5),
-    )
+    first = train(chunk, "r", 5)
     assert int(first.update) == 8
-    repeated = ga.train_teacher(
-        again,
-        tmp_path / "r",
-        world=lane_world,
-        heldout_world=lane_world,
-        trainer=trainer,
-        clock=ticking(5),
-    )
+    repeated = train(again, "r", 5)
     assert tree_equal_report(final, repeated) == []
     lines_r = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [r["planned_updates"] for r in lines_r if "planned_updates" in r] == [
