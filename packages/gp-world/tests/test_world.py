@@ -323,6 +323,36 @@ def test_reward_condition_fixes_the_chosen_weights(toy_world, toy_reset, key):
         dataclasses.replace(TOY, reward_condition=(("collision", 1.5),))
 
 
+def test_reward_draw_moves_the_draw_but_not_the_observed_scale(toy_world, key):
+    """`reward_draw` draws the named weights from its own range while the observation still
+    normalises them by the term's range: a collision drawn from U(6, 10) against a range of
+    (10, 15) is seen between -0.8 and 0. The other terms are drawn as before."""
+    terms = gw.REWARD_TERMS
+    collision = terms.index("collision")
+    ranged = dataclasses.replace(TOY, reward_collision=(10.0, 15.0), reward_offroad=(0.0, 3.0))
+    early = gw.World(
+        dataclasses.replace(ranged, reward_draw=(("collision", 6.0, 10.0),)), toy_world.maps
+    )
+    state = jax.jit(early.reset)(key)
+    weights = np.asarray(state.agents.reward_weights)
+    valid = np.asarray(state.agents.valid)
+    assert valid.sum() >= 4
+    drawn = weights[valid, collision]
+    assert drawn.min() >= 6.0 and drawn.max() <= 10.0 and np.ptp(drawn) > 0.5
+    later = np.asarray(jax.jit(gw.World(ranged, toy_world.maps).reset)(key).agents.reward_weights)
+    assert np.allclose(np.delete(weights, collision, 1), np.delete(later, collision, 1))
+    seen = np.asarray(early.observe(state).ego)[valid]
+    # The weights close the ego features, normalised by the ranges of `ranged`.
+    scale = np.asarray(ranged.reward_ranges, np.float32)
+    expected = (weights[valid, collision] - scale[collision, 0]) / np.ptp(scale[collision])
+    assert np.allclose(seen[:, -len(terms) + collision], expected, atol=1e-6)
+    assert seen[:, -len(terms) + collision].min() >= -0.8 - 1e-6
+    with pytest.raises(ValueError, match="reward_draw"):
+        dataclasses.replace(TOY, reward_draw=(("colision", 1.0, 2.0),))
+    with pytest.raises(ValueError, match="reward_draw"):
+        dataclasses.replace(TOY, reward_draw=(("collision", 3.0, 2.0),))
+
+
 def test_turn_signals_on_the_ring(toy_world, toy_reset, key):
     """The ring is driven counter-clockwise (radius 30-37 m): 30 m of route turn by about 0.9
     rad, a left signal; 10 m by 0.3 rad, below the 0.5 rad a signal needs."""

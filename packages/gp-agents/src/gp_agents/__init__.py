@@ -43,6 +43,7 @@ from gp_agents._trainer import (
     make_trainer,
     replicate_on,
     shard_worlds,
+    warmup_updates,
     world_mesh,
 )
 from gp_agents.config import (
@@ -105,6 +106,7 @@ __all__ = [
     "shard_worlds",
     "split_run_step",
     "train_teacher",
+    "warmup_updates",
     "world_mesh",
 ]
 

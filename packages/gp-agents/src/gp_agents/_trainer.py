@@ -106,6 +106,14 @@ def entropy_coefficient(
     return ppo.ent_coef + (ppo.ent_coef_end - ppo.ent_coef) * done
 
 
+def warmup_updates(cfg: Any, planned_updates: Array | int | None = None) -> Array:
+    """The updates of the run's reward warm-up (`TrainConfig.reward_warmup_fraction` of its
+    length: `planned_updates` when fitted, else `cfg.ppo.num_updates`), rounded down."""
+    length = cfg.ppo.num_updates if planned_updates is None else planned_updates
+    fraction = jnp.asarray(cfg.reward_warmup_fraction, jnp.float32)
+    return jnp.floor(fraction * jnp.asarray(length, jnp.float32)).astype(jnp.int32)
+
+
 def moving_average(average: Any, policy: Any, weight: Array) -> Any:
     """`average` moved `weight` of the way to `policy` (float leaves; the others are the same
     in both)."""
@@ -376,17 +384,39 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         policy = eqx.combine(params, static)
         return policy, opt_state, advantage_max, metrics
 
+    # A reward curriculum (`TrainConfig.reward_warmup`): the same maps, other weights drawn.
+    warmup = tuple(getattr(cfg, "reward_warmup", ()))
+    warm_world = type(world)(cfg.warmup_world, world.maps) if warmup else None
+
     def update(state: TrainState) -> tuple[TrainState, dict[str, Array]]:
         key, k_rollout, k_learn = jax.random.split(state.key, 3)
-        with jax.named_scope("rollout"):
-            world_state, tally, transitions, sums = rollout(
-                state.policy, world, state.world_state, state.tally, k_rollout, horizon, constrain
+
+        def drive(in_world: Any) -> Callable[[], tuple[Any, ...]]:
+            return lambda: rollout(
+                state.policy,
+                in_world,
+                state.world_state,
+                state.tally,
+                k_rollout,
+                horizon,
+                constrain,
             )
+
+        with jax.named_scope("rollout"):
+            if warm_world is None:
+                world_state, tally, transitions, sums = drive(world)()
+            else:
+                warming = state.update < warmup_updates(cfg, state.planned_updates)
+                world_state, tally, transitions, sums = jax.lax.cond(
+                    warming, drive(warm_world), drive(world)
+                )
             observation = constrain(jax.vmap(world.observe)(world_state), None)
             last_value = state.policy.value(observation)
         policy, opt_state, advantage_max, metrics = learn(state, transitions, last_value, k_learn)
         metrics.update(episode_metrics(sums))
         metrics["update"] = state.update + 1
+        if warm_world is not None:
+            metrics["reward_warmup"] = warming.astype(jnp.float32)
         average = state.average
         if average is not None:  # update u = state.update + 1 moves it 1 / min(u, N) of the way
             count = jnp.minimum(state.update + 1, ppo.average_updates).astype(jnp.float32)

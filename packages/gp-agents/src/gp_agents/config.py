@@ -221,9 +221,26 @@ class TrainConfig:
     """Start from the policy of another teacher run, `folder` (its newest checkpoint) or
     `folder@update`, instead of a random one: fine-tuning under a changed world or schedule. The
     architecture must match; the optimiser, worlds and update counter start fresh."""
+    reward_warmup: tuple[tuple[str, float, float], ...] = ()
+    """A reward curriculum: (term, lo, hi) entries whose weights the training worlds draw from
+    U(lo, hi) (gp-world's `reward_draw`) for the first `reward_warmup_fraction` of the run's
+    updates (of its fitted length when fitted), and from the world's own ranges after. The
+    policy sees its weights on the world's scale throughout, and held-out evaluations use the
+    world as configured. E.g. `(("collision", 6.0, 10.0),)` in a world where a collision costs
+    10 to 15: a policy still learning to steer is charged less for crashing while it learns."""
+    reward_warmup_fraction: float = 0.0
+    """The fraction of the run's updates that `reward_warmup` lasts (0: no warm-up)."""
     distributed: DistributedConfig = dataclasses.field(default_factory=DistributedConfig)
 
     def __post_init__(self) -> None:
+        if self.reward_warmup or self.reward_warmup_fraction:
+            if not 0.0 < self.reward_warmup_fraction <= 1.0 or not self.reward_warmup:
+                raise ValueError(
+                    "reward_warmup draws its weights for the first reward_warmup_fraction of the "
+                    "run: give both, the fraction in (0, 1], got "
+                    f"{self.reward_warmup!r} for {self.reward_warmup_fraction}"
+                )
+            _ = self.warmup_world  # the world checks the entries by name
         if self.log_every < 1 or self.checkpoint_every < 1:
             raise ValueError("log_every and checkpoint_every must be >= 1")
         if self.max_minutes < 0:
@@ -234,6 +251,14 @@ class TrainConfig:
             )
         if self.fit_schedule and not self.max_minutes > 0 and not self.schedule_from:
             raise ValueError("fit_schedule fits the run to max_minutes: set max_minutes > 0")
+
+    @property
+    def warmup_world(self) -> WorldConfig:
+        """The training world during `reward_warmup`: `world` drawing the warm-up's terms from
+        its ranges (other `reward_draw` entries of `world` kept)."""
+        draw = {entry[0]: tuple(entry) for entry in self.world.reward_draw}
+        draw.update({entry[0]: tuple(entry) for entry in self.reward_warmup})
+        return dataclasses.replace(self.world, reward_draw=tuple(draw.values()))
 
     @property
     def agent_steps_per_update(self) -> int:

@@ -120,7 +120,7 @@ def _candidates(u: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
     length = length_range[..., 0] + u[..., 3] * (length_range[..., 1] - length_range[..., 0])
     width = width_range[..., 0] + u[..., 4] * (width_range[..., 1] - width_range[..., 0])
     speed = u[..., 5] * cfg.spawn_speed_fraction * point[..., 4]
-    ranges = jnp.asarray(cfg.reward_ranges, jnp.float32)  # [terms, 2]
+    ranges = jnp.asarray(cfg.reward_draw_ranges, jnp.float32)  # [terms, 2]
     lo, hi = ranges[None, None, :, 0], ranges[None, None, :, 1]
     quantile = u[..., 6:]
     for term, q in cfg.reward_condition:  # a chosen driving style: fixed for every agent

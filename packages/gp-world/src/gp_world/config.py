@@ -128,6 +128,13 @@ class WorldConfig:
     # instead of a uniform draw. Empty (training): every weight drawn. The policy sees weights
     # normalised by the ranges above, so keep the ranges as trained and choose quantiles here.
     reward_condition: tuple[tuple[str, float], ...] = ()
+    # Weights drawn from other ranges than the observed ones: (term, lo, hi) entries draw the
+    # named terms' weights from U(lo, hi) while the observation still normalises them by the
+    # ranges above (a value below the range is seen below 0, one above above 1). A training
+    # curriculum (`TrainConfig.reward_warmup` in gp-agents) charges a collision less early on
+    # without moving the scale the policy keeps. `reward_condition` quantiles are then taken of
+    # these ranges.
+    reward_draw: tuple[tuple[str, float, float], ...] = ()
     # Per step an agent stands still (below 1 m/s) although its safe speed (the speed limit,
     # lowered for a red light or the agent ahead) is at least 3 m/s: the road is clear and it
     # could go. A constant of the world, not a sampled weight, so the policy need not observe it.
@@ -189,11 +196,31 @@ class WorldConfig:
                     f"reward_condition entries are (term, quantile in [0, 1]) with a term of "
                     f"{REWARD_TERMS}, got {entry!r}"
                 )
+        for entry in self.reward_draw:
+            if (
+                len(entry) != 3
+                or entry[0] not in REWARD_TERMS
+                or not float(entry[1]) <= float(entry[2])
+            ):
+                raise ValueError(
+                    f"reward_draw entries are (term, lo, hi) with lo <= hi and a term of "
+                    f"{REWARD_TERMS}, got {entry!r}"
+                )
 
     @property
     def reward_ranges(self) -> tuple[tuple[float, float], ...]:
         """(lo, hi) per term of `REWARD_TERMS`."""
         return tuple(getattr(self, f"reward_{name}") for name in REWARD_TERMS)
+
+    @property
+    def reward_draw_ranges(self) -> tuple[tuple[float, float], ...]:
+        """(lo, hi) per term of `REWARD_TERMS` that weights are drawn from: `reward_ranges`
+        with the `reward_draw` entries in place of theirs."""
+        drawn = {term: (float(lo), float(hi)) for term, lo, hi in self.reward_draw}
+        return tuple(
+            drawn.get(term, span)
+            for term, span in zip(REWARD_TERMS, self.reward_ranges, strict=True)
+        )
 
     @property
     def num_reward_terms(self) -> int:
