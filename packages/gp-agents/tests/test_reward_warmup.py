@@ -57,10 +57,11 @@ def test_warmup_draws_its_weights_then_the_worlds_own():
 
 def test_a_warmup_needs_its_fraction_and_known_terms():
     toy = ga.TrainConfig.toy()
-    with pytest.raises(ValueError, match="reward_warmup_fraction"):
-        dataclasses.replace(toy, reward_warmup=(("collision", 1.0, 2.0),))
-    with pytest.raises(ValueError, match="reward_warmup_fraction"):
-        dataclasses.replace(toy, reward_warmup_fraction=0.3)
+    # Entries without a fraction are inert: a preset's warm-up is turned off by its fraction.
+    assert dataclasses.replace(toy, reward_warmup=(("collision", 1.0, 2.0),)).reward_warmup
+    for fraction, warmup in ((0.3, ()), (1.5, (("collision", 1.0, 2.0),))):
+        with pytest.raises(ValueError, match="reward_warmup_fraction"):
+            dataclasses.replace(toy, reward_warmup=warmup, reward_warmup_fraction=fraction)
     with pytest.raises(ValueError, match="reward_draw"):
         dataclasses.replace(
             toy, reward_warmup=(("colision", 1.0, 2.0),), reward_warmup_fraction=0.3

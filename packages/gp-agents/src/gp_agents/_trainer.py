@@ -385,14 +385,14 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         return policy, opt_state, advantage_max, metrics
 
     # A reward curriculum (`TrainConfig.reward_warmup`): the same maps, other weights drawn.
-    warmup = tuple(getattr(cfg, "reward_warmup", ()))
+    warmup = getattr(cfg, "reward_warmup", ()) and getattr(cfg, "reward_warmup_fraction", 0.0)
     warm_world = type(world)(cfg.warmup_world, world.maps) if warmup else None
 
     def update(state: TrainState) -> tuple[TrainState, dict[str, Array]]:
         key, k_rollout, k_learn = jax.random.split(state.key, 3)
 
-        def drive(in_world: Any) -> Callable[[], tuple[Any, ...]]:
-            return lambda: rollout(
+        def drive(in_world: Any) -> tuple[Any, ...]:
+            return rollout(
                 state.policy,
                 in_world,
                 state.world_state,
@@ -404,11 +404,11 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
 
         with jax.named_scope("rollout"):
             if warm_world is None:
-                world_state, tally, transitions, sums = drive(world)()
+                world_state, tally, transitions, sums = drive(world)
             else:
                 warming = state.update < warmup_updates(cfg, state.planned_updates)
                 world_state, tally, transitions, sums = jax.lax.cond(
-                    warming, drive(warm_world), drive(world)
+                    warming, lambda: drive(warm_world), lambda: drive(world)
                 )
             observation = constrain(jax.vmap(world.observe)(world_state), None)
             last_value = state.policy.value(observation)

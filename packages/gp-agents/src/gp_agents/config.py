@@ -229,17 +229,20 @@ class TrainConfig:
     world as configured. E.g. `(("collision", 6.0, 10.0),)` in a world where a collision costs
     10 to 15: a policy still learning to steer is charged less for crashing while it learns."""
     reward_warmup_fraction: float = 0.0
-    """The fraction of the run's updates that `reward_warmup` lasts (0: no warm-up)."""
+    """The fraction of the run's updates that `reward_warmup` lasts (0: no warm-up, whatever
+    `reward_warmup` holds)."""
     distributed: DistributedConfig = dataclasses.field(default_factory=DistributedConfig)
 
     def __post_init__(self) -> None:
-        if self.reward_warmup or self.reward_warmup_fraction:
-            if not 0.0 < self.reward_warmup_fraction <= 1.0 or not self.reward_warmup:
-                raise ValueError(
-                    "reward_warmup draws its weights for the first reward_warmup_fraction of the "
-                    "run: give both, the fraction in (0, 1], got "
-                    f"{self.reward_warmup!r} for {self.reward_warmup_fraction}"
-                )
+        if not 0.0 <= self.reward_warmup_fraction <= 1.0 or (
+            self.reward_warmup_fraction > 0.0 and not self.reward_warmup
+        ):
+            raise ValueError(
+                "reward_warmup_fraction is the fraction of the run in [0, 1] (0: no warm-up) "
+                f"that draws the reward_warmup weights, got {self.reward_warmup_fraction} for "
+                f"{self.reward_warmup!r}"
+            )
+        if self.reward_warmup:
             _ = self.warmup_world  # the world checks the entries by name
         if self.log_every < 1 or self.checkpoint_every < 1:
             raise ValueError("log_every and checkpoint_every must be >= 1")
