@@ -196,15 +196,15 @@ class WorldConfig:
                     f"reward_condition entries are (term, quantile in [0, 1]) with a term of "
                     f"{REWARD_TERMS}, got {entry!r}"
                 )
-        for entry in self.reward_draw:
+        for drawn in self.reward_draw:
             if (
-                len(entry) != 3
-                or entry[0] not in REWARD_TERMS
-                or not float(entry[1]) <= float(entry[2])
+                len(drawn) != 3
+                or drawn[0] not in REWARD_TERMS
+                or not float(drawn[1]) <= float(drawn[2])
             ):
                 raise ValueError(
                     f"reward_draw entries are (term, lo, hi) with lo <= hi and a term of "
-                    f"{REWARD_TERMS}, got {entry!r}"
+                    f"{REWARD_TERMS}, got {drawn!r}"
                 )
 
     @property
