@@ -4,6 +4,8 @@ training worlds draw the named weights from the warm-up's ranges, then from the 
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 
 import jax
 import numpy as np
@@ -12,9 +14,10 @@ import pytest
 import gp_agents as ga
 import gp_world as gw
 
-TINY = ga.TeacherConfig(
-    element_width=16, set_features=16, ego_width=16, trunk_width=32, trunk_depth=1, latent_size=16
-)
+# The small teacher the trainer tests share (as two_process_worker.py imports it).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_trainer import CFG
+
 STEPS = 8  # rollout steps per update
 
 
@@ -27,7 +30,7 @@ def test_warmup_draws_its_weights_then_the_worlds_own():
     cfg = dataclasses.replace(
         toy,
         world=dataclasses.replace(toy.world, reward_collision=(10.0, 15.0)),
-        teacher=TINY,
+        teacher=CFG.teacher,
         ppo=dataclasses.replace(toy.ppo, num_worlds=4, rollout_steps=STEPS, num_updates=4),
         reward_warmup=(("collision", 6.0, 10.0),),
         reward_warmup_fraction=0.5,

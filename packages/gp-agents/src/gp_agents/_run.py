@@ -310,7 +310,7 @@ def train_teacher(
     # A fitted run fits its length as it goes, to what is left of its budget over all its
     # sittings; resumed from a checkpoint without its time, it keeps the length it saved.
     fitting = cfg.fit_schedule and lengths is None and seconds_before is not None
-    spent = seconds_before if fitting and seconds_before is not None else 0.0
+    spent = (seconds_before or 0.0) if fitting else 0.0
     total = cfg.ppo.num_updates if state.run_length is None else state.run_length
     if fitting and start > 0 and spent >= 60.0 * cfg.max_minutes:
         total = start  # its budget is spent: the run ends here

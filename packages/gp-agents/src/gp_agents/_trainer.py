@@ -385,7 +385,8 @@ def make_trainer(cfg: Any, world: Any, devices: Sequence[jax.Device] | None = No
         return policy, opt_state, advantage_max, metrics
 
     # A reward curriculum (`TrainConfig.reward_warmup`): the same maps, other weights drawn.
-    warmup = getattr(cfg, "reward_warmup", ()) and getattr(cfg, "reward_warmup_fraction", 0.0)
+    # (A fraction above 0 comes with entries: TrainConfig checks it.)
+    warmup = cfg.reward_warmup_fraction > 0.0
     warm_world = type(world)(cfg.warmup_world, world.maps) if warmup else None
 
     def update(state: TrainState) -> tuple[TrainState, dict[str, Array]]:
