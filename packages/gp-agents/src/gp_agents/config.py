@@ -49,8 +49,8 @@ class TeacherConfig:
     def demo(cls) -> TeacherConfig:
         """Narrow set encoders and trunks for a 2-core CPU, where the per-element MLPs take most
         of an update's time and trunks 64 wide (not 128) make it 1.24x faster
-        (`scripts/profile_teacher.py`), learning as well per update (gp-agents' README,
-        "Trunks 64 wide")."""
+        (`scripts/profile_teacher.py`), learning as well per update (gp-agents'
+        TRAINING.md, "Trunks 64 wide")."""
         return cls(element_width=32, set_features=32, ego_width=32, trunk_width=64, latent_size=64)
 
     @classmethod
@@ -107,7 +107,7 @@ class PPOConfig:
     average with that time constant after. Training goes on with the live policy, unchanged.
     Late in a run the greedy driver still changes between checkpoints 50 updates apart by more
     than the held-out evaluation's noise; the average takes the last updates' noise out of
-    what is shipped (gp-agents' README, "Averaging the policy", for what it measured). It
+    what is shipped (gp-agents' TRAINING.md, "Averaging the policy", for what it measured). It
     needs no run length, so it also serves runs a time limit stops."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before GAE (keeps value targets near unit scale)."""
@@ -304,70 +304,25 @@ class TrainConfig:
     def demo(cls) -> TrainConfig:
         """Village towns on a 2-core CPU in 30 minutes: updates of 8192 agent-steps, the learning
         rate falling linearly to 0 over the updates that fit (`fit_schedule`), 4000 at most
-        (32.8M agent-steps, about 30 minutes at the 20k agent-steps/s the batched teacher trains
-        at on the faster 2-core CPU; 2900 to 3300 fitted on the slower one, gp-agents' README,
-        "Fitting the run to its time").
+        (32.8M agent-steps; 3140 to 3710 fitted on the slower 2-core CPU).
 
         The world keeps Gigaflow's reward terms and adds: a small per-metre progress reward;
-        collisions, leaving the road and running a red light always penalised, a red light
-        ending the episode as a crash does; a dense penalty for speed above the safe speed (room
-        to stop before a red light or behind the agent ahead), which teaches braking early.
-        Returns end only at such failures (a finished route flows into the next), gamma is 0.995,
-        and respawns keep 4 m clear so a new agent is not born into a crash. Episodes last up to
-        120 s: a 300 m route through two or three signalised junctions (green phases up to 20 s)
-        takes a lawful driver about a minute, so a 60 s limit timed out careful drivers.
+        collisions (10 to 15, about three times leaving the road), leaving the road and running
+        a red light always penalised, a red light ending the episode as a crash does; a dense
+        penalty for speed above the safe speed (room to stop before a red light or behind the
+        agent ahead); 0.01 per step for standing still on a clear road (`idle_penalty`).
+        Returns end only at such failures (a finished route flows into the next), gamma is
+        0.995, and episodes last up to 120 s. Respawns keep 4 m clear, and no agent is born
+        unable to stop for a yellow or red light ahead; junction mouths lie 8 m beyond the road
+        edges; each observed stop line shows how long its light has shown its state.
 
-        The entropy bonus is 0.03 and the learning rate decays linearly to 0 over the run. With
-        0.01, five of six runs from scratch (two seeds, and epoch and minibatch variants) fell
-        into one of two early traps and stayed there: driving fast until they crash or run a red
-        light (steering not yet learnt, the speed reward still paid), or standing still (no
-        penalty, no progress). The larger bonus keeps the policy exploring through the first few
-        hundred updates (entropy about 3.3 of the grid's 3.9) until it can steer; three of four
-        runs with it learned, the fourth stood still. So the world also charges 0.01 per step for
-        standing still while the road ahead is clear (gp-world's `idle_penalty`): standing
-        still for good is then worth -2 instead of 0, less than a crash costs. With it, that
-        seed learned (81.5% of held-out routes), seed 0 did as well as without it (88.8%
-        against 88.6%), and seeds 2 and 3 (one core each) learned too. Measured runs: gp-agents'
-        README, "The demo teacher from scratch".
+        The teacher is small (set encoders 32 wide, trunks 64 wide), the entropy bonus a
+        constant 0.03 (with 0.01 most runs fell into an early trap: speeding until they crash,
+        or standing still), and the run ships a moving average of its policy over about 100
+        updates (`PPOConfig.average_updates`).
 
-        A collision costs 10 to 15 (per episode's weight), about three times what leaving the
-        road costs. With 3 to 5, two seeds ended their 30 minutes at 4.7% and 5.0% of held-out
-        episodes in a collision (6.3% and 6.6% with off-road); with 6 to 10, at 2.3% and 2.2%
-        (4.1% and 5.4%), routes completed 91.5% and 89.4%. From 6 to 10 to 10 to 15 (seeds 3 to 6
-        of this preset, 30 minutes each on the slower CPU, keys 7, 8 and 9): collision or
-        off-road fell from a mean of 4.8% to 4.1% of held-out episodes (collisions from 3.6% to
-        2.4%, in every seed; off-road rose from 1.2% to 1.8%), and three seeds of the four met
-        the 5% bar on every key against one; routes alike (92.5% against 92.8%), red lights
-        up from 3.3% to 4.1%. The heavier weight delays steering (off-road still ended most
-        training episodes at update 1000), and seed 4 learned it late enough to miss the bar by
-        off-road (gp-agents' README, "A collision costing 10 to 15").
-
-        Junction mouths lie 8 m beyond the road edges (gp-world's `corner_clearance`; 2 m
-        before, and in every teacher shipped before this): right turns of about 8 m radius,
-        which a car drives in its lane, where the 2.8 m turns made every driver cut the corner
-        or swing wide and trucks leave the road. Seed 3 from scratch with them (4000 updates):
-        off-road fell to 0.2% and 0.3% of held-out episodes (keys 7 and 8; 1.6% before) but
-        collisions rose to 5.9% and 4.4% (4.7% before): 6.1% and 4.7% incidents, 89.5% and 91.2%
-        of routes. The falling-bonus seed-3 teacher fine-tuned on them for 1000 updates: 3.3% and
-        3.5% (95.2% and 94.7% of routes).
-
-        Each observed stop line shows how long its light has shown its state (gp-world's
-        `observe_light_age`), and no agent is born unable to stop for a yellow or red light
-        ahead (`spawn_can_stop`): red lights were then most of what kept routes from completing,
-        and most were yellows driven through from where the agent could have stopped, which a
-        policy without memory cannot tell from a yellow just begun. Seed 3 with both (4000
-        updates, the slower CPU): red lights on 1.5% and 1.2% of held-out episodes (keys 7, 8)
-        against 5.8% and 5.6% without, routes 95.3% and 93.0% against 89.5% and 91.2%, collision
-        or off-road 3.9% and 6.2% against 6.1% and 4.7%. Every teacher shipped before was
-        trained without them.
-
-        The run ships a moving average of its policy over about 100 updates
-        (`PPOConfig.average_updates`): late in a 30-minute run the live policy's held-out
-        incidents still swing between 3% and 6.5% from one checkpoint to the next, 50 updates
-        apart. Seed 2 in 30 minutes (2900 updates), the averaged against the live policy at six
-        checkpoints from update 2400 on (keys 7 and 8): routes 93.4% against 92.0%, red lights
-        2.9% against 4.0%, collision or off-road alike (4.3% against 4.4%); at update 2900,
-        3.5-3.8% on keys 7, 8 and 9 against 3.4-5.1%. Training is unchanged.
+        gp-agents' TRAINING.md holds the runs behind each choice ("The preset, choice by
+        choice"), and its README what the preset gives over several seeds ("The demo teacher").
         """
         village = WorldConfig.village()
         world = dataclasses.replace(
