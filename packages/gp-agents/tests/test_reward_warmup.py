@@ -4,7 +4,9 @@ training worlds draw the named weights from the warm-up's ranges, then from the 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import signal
 import sys
 
 import jax
@@ -13,6 +15,7 @@ import pytest
 
 import gp_agents as ga
 import gp_world as gw
+from gp_agents._checkpoint import tree_equal_report
 
 # The small teacher the trainer tests share (as two_process_worker.py imports it).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -21,41 +24,89 @@ from test_trainer import CFG
 STEPS = 8  # rollout steps per update
 
 
-def test_warmup_draws_its_weights_then_the_worlds_own():
-    """Toy world, a collision costing 10 to 15, warmed up at 6 to 10 for half of 4 updates.
-    Agents (re)spawned during updates 1-2 (younger than 16 steps after update 2) carry
-    warm-up weights; those spawned during updates 3-4 carry the world's. The policy sees both
+# The toy world with a collision costing 10 to 15, warmed up at 6 to 10 for the first half
+# of 8 updates; two updates per call, no held-out evaluation.
+_TOY = ga.TrainConfig.toy()
+WARM = dataclasses.replace(
+    _TOY,
+    world=dataclasses.replace(_TOY.world, reward_collision=(10.0, 15.0)),
+    teacher=CFG.teacher,
+    ppo=dataclasses.replace(_TOY.ppo, num_worlds=4, rollout_steps=STEPS, num_updates=8),
+    reward_warmup=(("collision", 6.0, 10.0),),
+    reward_warmup_fraction=0.5,
+    log_every=2,
+    checkpoint_every=4,
+    eval_steps=0,
+    progress=False,
+)
+
+
+@pytest.fixture(scope="module")
+def warm_trainer():
+    """One compiled trainer (and its world) for both tests of a warmed-up run."""
+    world = ga.build_world(WARM)
+    return ga.make_trainer(WARM, world, devices=jax.devices()[:1]), world
+
+
+def test_warmup_draws_its_weights_then_the_worlds_own(warm_trainer):
+    """Agents (re)spawned during updates 1-4 (younger than 32 steps after update 4) carry
+    warm-up weights; those spawned during updates 5-8 carry the world's. The policy sees both
     on the world's scale, and the metrics say which updates warmed up."""
-    toy = ga.TrainConfig.toy()
-    cfg = dataclasses.replace(
-        toy,
-        world=dataclasses.replace(toy.world, reward_collision=(10.0, 15.0)),
-        teacher=CFG.teacher,
-        ppo=dataclasses.replace(toy.ppo, num_worlds=4, rollout_steps=STEPS, num_updates=4),
-        reward_warmup=(("collision", 6.0, 10.0),),
-        reward_warmup_fraction=0.5,
-    )
-    assert cfg.warmup_world.reward_draw == (("collision", 6.0, 10.0),)
-    trainer = ga.make_trainer(cfg, ga.build_world(cfg), devices=jax.devices()[:1])
+    assert WARM.warmup_world.reward_draw == (("collision", 6.0, 10.0),)
+    trainer, _ = warm_trainer
     state = trainer.init(jax.random.key(0))
     collision = gw.REWARD_TERMS.index("collision")
 
     def young_weights(state):
         agents = state.world_state.agents
-        young = np.asarray(agents.valid) & (np.asarray(agents.age) < 2 * STEPS)
+        young = np.asarray(agents.valid) & (np.asarray(agents.age) < 4 * STEPS)
         return np.asarray(agents.reward_weights)[..., collision][young]
 
-    state, first = trainer.updates(state, 2)
+    warming = []
+    for _ in range(2):  # calls of 2 updates, as the other test's run makes (one compilation)
+        state, metrics = trainer.updates(state, 2)
+        warming += np.asarray(metrics["reward_warmup"]).tolist()
     warm = young_weights(state)
-    state, second = trainer.updates(state, 2)
+    for _ in range(2):
+        state, metrics = trainer.updates(state, 2)
+        warming += np.asarray(metrics["reward_warmup"]).tolist()
     later = young_weights(state)
-    assert np.asarray(first["reward_warmup"]).tolist() == [1.0, 1.0]
-    assert np.asarray(second["reward_warmup"]).tolist() == [0.0, 0.0]
+    assert warming == [1.0] * 4 + [0.0] * 4
     assert warm.size > 0 and later.size > 0, "no agent respawned: the test saw nothing"
     assert warm.min() >= 6.0 and warm.max() <= 10.0, warm
     assert later.min() >= 10.0 and later.max() <= 15.0, later
     # A fitted run warms up over its fitted length.
-    assert int(ga.warmup_updates(cfg, 10)) == 5 and int(ga.warmup_updates(cfg)) == 2
+    assert int(ga.warmup_updates(WARM, 10)) == 5 and int(ga.warmup_updates(WARM)) == 4
+
+
+def test_a_run_stopped_in_its_warmup_resumes_exactly(tmp_path, warm_trainer):
+    """Stopped by SIGTERM after update 2, inside the warm-up, with its checkpoint; resumed,
+    updates 3-4 still warm up and 5-8 do not, and the run ends bit for bit where an
+    uninterrupted one does."""
+    trainer, world = warm_trainer
+    reads = [0]
+
+    def clock() -> float:  # read at the start, then before and after each call
+        reads[0] += 1
+        if reads[0] == 2:  # just before the first call (updates 1-2)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return float(reads[0])
+
+    def train(folder, **kwargs):
+        return ga.train_teacher(WARM, tmp_path / folder, world=world, trainer=trainer, **kwargs)
+
+    with pytest.raises(SystemExit):
+        train("stopped", clock=clock)
+    saved = ga.Checkpointer(tmp_path / "stopped" / "checkpoints", WARM.to_json())
+    assert saved.latest_step() == 2
+    saved.close()
+    resumed = train("stopped")
+    straight = train("straight")
+    assert int(resumed.update) == 8
+    assert tree_equal_report(straight, resumed) == []
+    for folder in ("stopped", "straight"):
+        lines = (tmp_path / folder / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(x)["reward_warmup"] for x in lines] == [1.0] * 4 + [0.0] * 4
 
 
 def test_a_warmup_needs_its_fraction_and_known_terms():
