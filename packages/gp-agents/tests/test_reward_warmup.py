@@ -17,28 +17,21 @@ import gp_agents as ga
 import gp_world as gw
 from gp_agents._checkpoint import tree_equal_report
 
-# The small teacher the trainer tests share (as two_process_worker.py imports it).
+# The small run the trainer tests share (as two_process_worker.py imports it).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_trainer import CFG
 
-STEPS = 8  # rollout steps per update
-
-
-# The toy world with a collision costing 10 to 15, warmed up at 6 to 10 for the first half
-# of 8 updates; two updates per call, no held-out evaluation.
-_TOY = ga.TrainConfig.toy()
+# That run (two updates per call, no held-out evaluation) on the toy world, with a collision
+# costing 10 to 15, warmed up at 6 to 10 for the first half of its 8 updates.
 WARM = dataclasses.replace(
-    _TOY,
-    world=dataclasses.replace(_TOY.world, reward_collision=(10.0, 15.0)),
-    teacher=CFG.teacher,
-    ppo=dataclasses.replace(_TOY.ppo, num_worlds=4, rollout_steps=STEPS, num_updates=8),
+    CFG,
+    world=dataclasses.replace(ga.TrainConfig.toy().world, reward_collision=(10.0, 15.0)),
+    ppo=dataclasses.replace(CFG.ppo, num_updates=8),
     reward_warmup=(("collision", 6.0, 10.0),),
     reward_warmup_fraction=0.5,
-    log_every=2,
     checkpoint_every=4,
-    eval_steps=0,
-    progress=False,
 )
+STEPS = WARM.ppo.rollout_steps  # per update
 
 
 @pytest.fixture(scope="module")
