@@ -5,13 +5,15 @@
     python scripts/evaluate.py --checkpoints checkpoints/teacher-demo \
         --students checkpoints/student-demo --suite closed-loop
     python scripts/evaluate.py --suite navsim --navsim-scenes 64
+    python scripts/evaluate.py --checkpoints checkpoints/teacher-gpu-lights --expected-action
 
 Rows: the rule-based baseline (always), each teacher checkpoint folder, each pixel student
 (distillation run folder: it drives from its cameras, rendered every step), and, in the navsim
 suite, a constant-velocity planner. Worlds are the held-out maps of the world config (the
 checkpoints' own config when given), respawns kept 8 m clear. Writes report.json, report.md,
 metrics.png, <row>_agents.json (every episode and route) and, with --video, one MP4 per row
-under --out.
+under --out. With --expected-action the teachers and students drive by the mean of their
+grid's cells in the world's continuous twin, and so does the baseline with continuous actions.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ class Evaluate:
     """Share of slots the evaluated policy drives; the baseline drives the rest."""
     navsim_scenes: int = 32
     """Open-loop scenes cut from a baseline self-play log."""
+    expected_action: bool = False
+    """Drive every teacher and student by its expected (accel, steer) instead of its most
+    likely grid cell (gp-agents' `ExpectedAction`); the worlds are then the continuous twins of
+    the grid worlds, and the baseline drives them with continuous actions too."""
     out: str = "runs/eval"
     """Output folder."""
     video: bool = False
@@ -88,13 +94,24 @@ def main(args: Evaluate) -> None:
             action_space=args.action_space,
         )
     world = ge.evaluation_world(world_cfg)
+    if args.expected_action:
+        if not runs:
+            raise SystemExit("--expected-action drives teachers and students: name some")
+        try:
+            world = ga.continuous_twin(world)
+            teachers = [(path, ga.ExpectedAction(policy), cfg) for path, policy, cfg in teachers]
+            students = [(path, ga.ExpectedAction(policy), cfg) for path, policy, cfg in students]
+        except ValueError as error:
+            raise SystemExit(f"--expected-action: {error}") from None
+    driven = " (expected action)" if args.expected_action else ""
     entries = {"baseline (rule-based)": ge.baseline_entry(world)}
     for path, policy, _ in teachers:
-        name = f"teacher {Path(path).name}".replace("@", " @")
+        name = f"teacher {Path(path).name}".replace("@", " @") + driven
         entries[name] = ge.Entry(policy=ge.policy_from_module(policy))
     for path, student, distill_cfg in students:
         pixels = ga.make_pixel_pipeline(distill_cfg.pixels, world.maps)
-        entries[f"student {Path(path).name}"] = ge.Entry(policy=gd.PixelDriver(student, pixels))
+        driver = gd.PixelDriver(student, pixels)
+        entries[f"student {Path(path).name}{driven}"] = ge.Entry(policy=driver)
     if args.suite in ("navsim", "all"):
         entries["constant velocity"] = ge.Entry(planner=ge.constant_velocity_planner)
     cfg = ge.EvaluationConfig(
@@ -126,6 +143,7 @@ def main(args: Evaluate) -> None:
         "world": json.loads(json.dumps(dataclasses.asdict(world.config))),
         "checkpoints": list(args.checkpoints),
         "students": list(args.students),
+        "expected_action": args.expected_action,
     }
     report = ge.write_report(out, rows, suites, config, title=f"Evaluation ({args.suite})")
     keys = [k for s in suites for k, _, _ in ge.SUITE_COLUMNS[s]]

@@ -4,13 +4,16 @@
     python scripts/score_teacher.py runs/teacher-demo@3000 --live --keys 7 8 9 10 11 12
     python scripts/score_teacher.py checkpoints/teacher-gpu-lights \
         --condition collision=1.0 offroad=1.0 stop_line=1.0
+    python scripts/score_teacher.py checkpoints/teacher-gpu-lights --expected-action
 
 For each run (`folder` or `folder@update`) and each key K:
 `ga.evaluate_policy(policy, heldout_world, jax.random.key(K), num_worlds=16, num_steps=2000)`,
 the run's own world on its held-out map bank (`--bank train`: the towns it trained on), every
-agent driven by the teacher (greedy), 200 s, episodes as long as the run's world allows. Rates
-are shares of the episodes that ended within the horizon. Printed as a Markdown table, one row
-per run and key and a mean over the keys per run; `--out` also writes the rows as JSON lines.
+agent driven by the teacher (greedy: its most likely action, or with `--expected-action` the
+probability-weighted mean of its grid's (accel, steer) cells), 200 s, episodes as long as the
+run's world allows. Rates are shares of the episodes that ended within the horizon. Printed
+as a Markdown table, one row per run and key and a mean over the keys per run; `--out` also
+writes the rows as JSON lines.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class ScoreTeacher:
     """A driving style asked of the reward-conditioned teacher: `term=quantile` entries fix
     those reward weights at that quantile of their trained range for every agent (gp-world's
     `reward_condition`), e.g. `collision=1.0` for the most a collision was ever charged."""
+    expected_action: bool = False
+    """Drive a grid teacher by its expected (accel, steer) instead of its most likely grid cell
+    (gp-agents' `ExpectedAction`, in the world's continuous twin)."""
     out: str = ""
     """A JSON-lines file for the rows (none when empty)."""
 
@@ -83,6 +89,12 @@ def main(args: ScoreTeacher) -> None:
         policy, cfg = ga.load_teacher(folder, step=step, live=args.live)
         world_cfg = dataclasses.replace(cfg.world, reward_condition=condition)
         world = gw.World(world_cfg, gw.build_map_bank(world_cfg, split=args.bank))
+        label = spec + (" (expected action)" if args.expected_action else "")
+        if args.expected_action:
+            try:
+                policy, world = ga.ExpectedAction(policy), ga.continuous_twin(world)
+            except ValueError as error:
+                raise SystemExit(f"{spec}: {error}") from None
         scores = []
         for k in args.keys:
             start = time.perf_counter()
@@ -90,14 +102,15 @@ def main(args: ScoreTeacher) -> None:
             r["incident_rate"] = r["collision_rate"] + r["offroad_rate"]
             scores.append(r)
             row = {"run": spec, "live": args.live, "bank": args.bank, "key": k}
-            row |= {"condition": dict(condition), "seconds": time.perf_counter() - start, **r}
+            row |= {"expected_action": args.expected_action, "condition": dict(condition)}
+            row |= {"seconds": time.perf_counter() - start, **r}
             rows.append(row)
-            cells = [spec, str(k), f"{r['episodes']:.0f}"]
+            cells = [label, str(k), f"{r['episodes']:.0f}"]
             print("| " + " | ".join(cells + [f"{100 * r[m]:.2f}%" for _, m in COLUMNS]) + " |")
         if len(scores) > 1:
             mean = {m: sum(s[m] for s in scores) / len(scores) for _, m in COLUMNS}
             episodes = sum(s["episodes"] for s in scores)
-            cells = [spec, "mean", f"{episodes:.0f}"]
+            cells = [label, "mean", f"{episodes:.0f}"]
             print("| " + " | ".join(cells + [f"{100 * mean[m]:.2f}%" for _, m in COLUMNS]) + " |")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

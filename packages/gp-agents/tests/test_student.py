@@ -49,6 +49,11 @@ def test_heads_shapes_and_teacher_interface(space, key):
     else:
         assert action.shape == (2, 3, 2) and action.dtype == jnp.float32
     assert log_prob.shape == value.shape == (2, 3)
+    if space == "accel_steer_grid":  # ... and by its expected action (per agent, vmapped)
+        driver = ga.ExpectedAction(student)
+        assert not driver.takes_batches
+        action, _, _ = eqx.filter_eval_shape(ga.policy_act, driver, obs, key)
+        assert action.shape == (2, 3, 2) and action.dtype == jnp.float32
     _, value, latent, trajectory = eqx.filter_eval_shape(
         jax.vmap(jax.vmap(lambda o: student.heads(o))), obs
     )

@@ -114,3 +114,21 @@ def test_action_grid_indexes_the_table(space):
     assert len(set(grid[:, 0, 0].tolist())) == n_lon and len(set(grid[0, :, 1].tolist())) == n_lat
     with pytest.raises(ValueError, match="not a discrete"):
         gw.action_grid("continuous")
+
+
+def test_grid_actions_played_as_continuous_targets_move_alike(key):
+    """The grid space and the continuous space share one motion model: index i of the grid
+    moves a vehicle exactly as the continuous target GRID_TABLE[i] does (a grid policy can
+    therefore be driven by any point of the grid's box, e.g. its expected action, in the world
+    configured as continuous, and gives the same rollouts when it plays grid values)."""
+    n = len(GRID_TABLE)
+    k_state, k_accel, k_steer = jax.random.split(key, 3)
+    accel = jax.random.uniform(k_accel, (n,), minval=-4, maxval=2)
+    steer = jax.random.uniform(k_steer, (n,), minval=-0.4, maxval=0.4)
+    state = _state(k_state, (n,), accel, steer)
+    state = gw.Kinematics(**{**vars(state), "kind": jnp.arange(n, dtype=jnp.int32) % 4})
+    for _ in range(3):  # several steps, so rate limits and clamps of every kind are crossed
+        grid = _forward(state, jnp.arange(n, dtype=jnp.int32), "accel_steer_grid", DT)
+        cont = _forward(state, jnp.asarray(GRID_TABLE), "continuous", DT)
+        jax.tree.map(np.testing.assert_array_equal, grid, cont)
+        state = grid

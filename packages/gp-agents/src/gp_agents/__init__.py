@@ -13,6 +13,7 @@ from gp_agents._distributions import (
     axis_entropies,
 )
 from gp_agents._evaluation import evaluate_policy
+from gp_agents._expected_action import ExpectedAction, PointAction, continuous_twin
 from gp_agents._ppo import PPOLossTerms, gae, masked_mean, ppo_loss
 from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, policy_act, rollout
 from gp_agents._run import (
@@ -67,8 +68,10 @@ __all__ = [
     "Checkpointer",
     "DistributedConfig",
     "EpisodeTally",
+    "ExpectedAction",
     "PPOConfig",
     "PPOLossTerms",
+    "PointAction",
     "ScaledBeta",
     "SetEncoder",
     "StopRequest",
@@ -83,6 +86,7 @@ __all__ = [
     "build_world",
     "config_differences",
     "config_from_json",
+    "continuous_twin",
     "entropy_coefficient",
     "episode_metrics",
     "evaluate_policy",

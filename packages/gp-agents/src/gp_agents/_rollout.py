@@ -9,8 +9,6 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from gp_agents._teacher import TeacherPolicy
-
 EPISODE_OUTCOMES = ("goal_reached", "collision", "offroad", "red_light", "timeout")
 """Per-episode outcomes counted in the metrics (a red light counts if run at any time)."""
 
@@ -51,9 +49,10 @@ def _per_agent(fn, *trees):
 def policy_act(policy: Any, observation: Any, key: PRNGKeyArray, greedy: bool = False):
     """Actions, log-probs and values for observations [W, A, ...]; one key per agent slot.
 
-    A TeacherPolicy takes the whole batch at once (one matrix product per layer); any other
-    per-agent policy is vmapped over worlds and agents."""
-    if isinstance(policy, TeacherPolicy):
+    A policy with `takes_batches` (a TeacherPolicy, or an ExpectedAction of one) takes the
+    whole batch at once (one matrix product per layer); any other per-agent policy is vmapped
+    over worlds and agents."""
+    if getattr(policy, "takes_batches", False):
         dist, value = policy(observation)
     else:
         dist, value = _per_agent(policy, observation)

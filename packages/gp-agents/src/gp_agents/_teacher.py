@@ -10,7 +10,7 @@ speed").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -115,6 +115,9 @@ class TeacherPolicy(eqx.Module):
     action_low: tuple[float, ...] = eqx.field(static=True)
     action_high: tuple[float, ...] = eqx.field(static=True)
     beta_offset: float = eqx.field(static=True)
+    # Called on a whole [worlds, agents, ...] batch at once by `policy_act` (one 2-D matrix
+    # product per layer) instead of vmapped per agent.
+    takes_batches: ClassVar[bool] = True
 
     def __init__(
         self, cfg: TeacherConfig, observation: Any, action_space: Any, *, key: PRNGKeyArray
