@@ -10,7 +10,8 @@ Stages, each printing what it did and where its outputs went (all under `--out`)
 3. student: distil a pixel student from the teacher by self-play DAgger (three cameras) for a
    few iterations (the shipped student, `--student-run`, was distilled for 340);
 4. evaluate: rule-based baseline, teacher and pixel students on held-out towns, closed-loop
-   suites (routes, incidents, CARLA driving score, HUGSIM HD-Score, nuPlan CLS);
+   suites (routes, incidents, CARLA driving score, HUGSIM HD-Score, nuPlan CLS), and the
+   teacher again driven by its expected action (the mean of its grid cells);
 5. video: the teacher driving (its camera beside the BEV, events marked) and the shipped
    student driving from its three cameras (the images it saw beside the BEV).
 """
@@ -130,6 +131,19 @@ def evaluate(args: Demo, teacher_run: Path) -> tuple[object, ge.ClosedLoopResult
     rows = ge.run_evaluation(
         world, entries, cfg, on_closed_loop=lambda name, result: kept.setdefault(name, result)
     )
+    # The teacher once more, driven by the mean of its grid cells' (accel, steer) in the
+    # world's continuous twin (gp-agents' "Driving by the expected action").
+    try:
+        expected, twin = ga.drive_by_expected_action(policy, world)
+    except ValueError as error:
+        print(f"[demo] the teacher is not driven by its expected action: {error}")
+    else:
+        name = "teacher (expected action)"
+        entry = {name: ge.Entry(policy=ge.policy_from_module(expected))}
+        rows |= ge.run_evaluation(twin, entry, cfg)
+        order = list(entries)
+        order.insert(order.index("teacher") + 1, name)
+        rows = {row: rows[row] for row in order}
     suites = ["closed-loop", "nuplan", "carla", "hugsim", "robustness"]
     config = {
         "evaluation": dataclasses.asdict(cfg),

@@ -92,7 +92,7 @@ def main(args: ScoreTeacher) -> None:
         label = spec + (" (expected action)" if args.expected_action else "")
         if args.expected_action:
             try:
-                policy, world = ga.ExpectedAction(policy), ga.continuous_twin(world)
+                policy, world = ga.drive_by_expected_action(policy, world)
             except ValueError as error:
                 raise SystemExit(f"{spec}: {error}") from None
         scores = []

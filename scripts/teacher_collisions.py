@@ -1,6 +1,7 @@
 """Where and how a teacher collides on held-out towns: `python scripts/teacher_collisions.py RUN`.
 
-Every agent of `--worlds` held-out worlds is driven greedily by the teacher for `--steps` steps
+Every agent of `--worlds` held-out worlds is driven greedily by the teacher (its most likely
+action, or with `--expected-action` the mean of its grid cells) for `--steps` steps
 (episodes of up to 120 s, as for the shipped teachers' tables); each colliding agent-step is one
 count (a contact of two agents counts twice). Printed:
 - the share of colliding agents within 15 m of a junction centre, against the share of all
@@ -61,6 +62,9 @@ class TeacherCollisions:
     key: int = 7
     horizon: float = 3.0
     """Crossing-traffic horizon (s) for the warning count."""
+    expected_action: bool = False
+    """Drive a grid teacher by its expected (accel, steer) instead of its most likely grid cell
+    (gp-agents' `ExpectedAction`, in the world's continuous twin)."""
 
 
 def _last_stop_line(state: gw.WorldState, maps: gw.MapBank):
@@ -168,6 +172,11 @@ def main(args: TeacherCollisions) -> None:
     policy, cfg = ga.load_teacher(folder, step=step)
     world_cfg = dataclasses.replace(cfg.world, max_episode_steps=1200)
     world = gw.World(world_cfg, gw.build_map_bank(world_cfg, split="heldout"))
+    if args.expected_action:
+        try:
+            policy, world = ga.drive_by_expected_action(policy, world)
+        except ValueError as error:
+            raise SystemExit(f"{args.run}: {error}") from None
     crossing = dataclasses.replace(world_cfg, conflict_horizon=args.horizon)
     r = jax.device_get(
         _drive(policy, world, crossing, jax.random.key(args.key), args.worlds, args.steps)

@@ -107,6 +107,15 @@ def test_the_continuous_twin_differs_only_in_its_actions(grid_world):
         ga.continuous_twin(gw.World(jerk_cfg, world.maps))
 
 
+def test_scripts_get_the_driver_and_its_twin_at_once(key, grid_world):
+    policy = _grid_policy(key)[0]
+    driver, twin = ga.drive_by_expected_action(policy, grid_world)
+    assert isinstance(driver, ga.ExpectedAction) and driver.policy is policy
+    assert twin.config.action_space == "continuous" and twin.maps is grid_world.maps
+    with pytest.raises(ValueError, match="'continuous'"):
+        ga.drive_by_expected_action(_grid_policy(key, kind="continuous")[0], grid_world)
+
+
 def test_a_sure_policy_drives_its_twin_as_it_drives_the_grid(key, grid_world):
     """A policy sure of one cell has that cell's value as its expected action: rollouts in the
     grid world (most likely cell) and in the twin (expected action) are the same, step by

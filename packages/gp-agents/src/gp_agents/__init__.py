@@ -13,7 +13,12 @@ from gp_agents._distributions import (
     axis_entropies,
 )
 from gp_agents._evaluation import evaluate_policy
-from gp_agents._expected_action import ExpectedAction, PointAction, continuous_twin
+from gp_agents._expected_action import (
+    ExpectedAction,
+    PointAction,
+    continuous_twin,
+    drive_by_expected_action,
+)
 from gp_agents._ppo import PPOLossTerms, gae, masked_mean, ppo_loss
 from gp_agents._rollout import EpisodeTally, Transitions, episode_metrics, policy_act, rollout
 from gp_agents._run import (
@@ -87,6 +92,7 @@ __all__ = [
     "config_differences",
     "config_from_json",
     "continuous_twin",
+    "drive_by_expected_action",
     "entropy_coefficient",
     "episode_metrics",
     "evaluate_policy",

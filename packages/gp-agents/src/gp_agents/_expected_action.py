@@ -95,3 +95,9 @@ def continuous_twin(world: gw.World) -> gw.World:
         raise ValueError(f"a {space!r} world has no continuous twin: its actions are not targets")
     cfg = dataclasses.replace(world.config, action_space="continuous")
     return gw.World(cfg, world.maps)
+
+
+def drive_by_expected_action(policy: Any, world: gw.World) -> tuple[ExpectedAction, gw.World]:
+    """`(ExpectedAction(policy), continuous_twin(world))`: the pair a script drives when asked
+    for the expected action, with the ValueError of either naming what does not fit."""
+    return ExpectedAction(policy), continuous_twin(world)
