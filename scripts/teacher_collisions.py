@@ -177,7 +177,7 @@ def main(args: TeacherCollisions) -> None:
             policy, world = ga.drive_by_expected_action(policy, world)
         except ValueError as error:
             raise SystemExit(f"{args.run}: {error}") from None
-    crossing = dataclasses.replace(world_cfg, conflict_horizon=args.horizon)
+    crossing = dataclasses.replace(world.config, conflict_horizon=args.horizon)
     r = jax.device_get(
         _drive(policy, world, crossing, jax.random.key(args.key), args.worlds, args.steps)
     )
