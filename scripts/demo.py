@@ -140,7 +140,9 @@ def evaluate(args: Demo, teacher_run: Path) -> tuple[object, ge.ClosedLoopResult
     else:
         name = "teacher (expected action)"
         entry = {name: ge.Entry(policy=ge.policy_from_module(expected))}
-        rows |= ge.run_evaluation(twin, entry, cfg)
+        # Any baseline traffic in the twin still chooses grid cells, as in the grid world.
+        twin_cfg = dataclasses.replace(cfg, baseline_plans_in=world.config.action_space)
+        rows |= ge.run_evaluation(twin, entry, twin_cfg)
         order = list(entries)
         order.insert(order.index("teacher") + 1, name)
         rows = {row: rows[row] for row in order}

@@ -13,7 +13,8 @@ suite, a constant-velocity planner. Worlds are the held-out maps of the world co
 checkpoints' own config when given), respawns kept 8 m clear. Writes report.json, report.md,
 metrics.png, <row>_agents.json (every episode and route) and, with --video, one MP4 per row
 under --out. With --expected-action the teachers and students drive by the mean of their
-grid's cells in the world's continuous twin, and so does the baseline with continuous actions.
+grid's cells in the world's continuous twin; the baseline still chooses grid cells there, which
+the twin moves as the grid world does, so its row is the grid world's.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Evaluate:
     expected_action: bool = False
     """Drive every teacher and student by its expected (accel, steer) instead of its most
     likely grid cell (gp-agents' `ExpectedAction`); the worlds are then the continuous twins of
-    the grid worlds, and the baseline drives them with continuous actions too."""
+    the grid worlds, where the baseline still chooses grid cells (its row unchanged)."""
     out: str = "runs/eval"
     """Output folder."""
     video: bool = False
@@ -94,17 +95,19 @@ def main(args: Evaluate) -> None:
             action_space=args.action_space,
         )
     world = ge.evaluation_world(world_cfg)
+    baseline_plans_in = None
     if args.expected_action:
         if not runs:
             raise SystemExit("--expected-action drives teachers and students: name some")
         try:
             world = ga.continuous_twin(world)
+            baseline_plans_in = world_cfg.action_space  # the grid: the baseline as without the flag
             teachers = [(path, ga.ExpectedAction(policy), cfg) for path, policy, cfg in teachers]
             students = [(path, ga.ExpectedAction(policy), cfg) for path, policy, cfg in students]
         except ValueError as error:
             raise SystemExit(f"--expected-action: {error}") from None
     driven = " (expected action)" if args.expected_action else ""
-    entries = {"baseline (rule-based)": ge.baseline_entry(world)}
+    entries = {"baseline (rule-based)": ge.baseline_entry(world, baseline_plans_in)}
     for path, policy, _ in teachers:
         name = f"teacher {Path(path).name}".replace("@", " @") + driven
         entries[name] = ge.Entry(policy=ge.policy_from_module(policy))
@@ -120,6 +123,7 @@ def main(args: Evaluate) -> None:
         num_steps=args.num_steps,
         policy_fraction=args.policy_fraction,
         navsim_scenes=args.navsim_scenes,
+        baseline_plans_in=baseline_plans_in,
     )
 
     def per_agent(name: str, result: ge.ClosedLoopResult) -> None:

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 import gp_world as gw
-from gp_eval import BaselineConfig, BaselinePlanner, idm_accel, reference_speed_profile, to_action
+from gp_eval import (
+    BaselineConfig,
+    BaselinePlanner,
+    ClosedLoopConfig,
+    EvaluationConfig,
+    idm_accel,
+    reference_speed_profile,
+    to_action,
+)
 from gp_eval._baseline import GRID_ACCEL, GRID_STEER
 
 NUM_ROUTE = 10
@@ -127,3 +135,28 @@ def test_grid_actions_round_the_unsmoothed_target():
     # the 0 cell a jerk-limited command (0.3 m/s²) would round to forever.
     action = jax.jit(BaselinePlanner("accel_steer_grid", 0.1))(_obs(speed=5.0))
     assert int(action[0]) // len(GRID_STEER) == GRID_ACCEL.index(1.0)
+
+
+def test_planning_in_the_grid_plays_the_cell_values_in_a_continuous_world():
+    # The cell the grid baseline picks, played as its (accel, steer) values.
+    obs = _obs(speed=5.0)
+    cell = int(jax.jit(BaselinePlanner("accel_steer_grid", 0.1))(obs)[0])
+    played = jax.jit(BaselinePlanner("continuous", 0.1, plans_in="accel_steer_grid"))(obs)
+    assert played.dtype == jnp.float32 and played.shape == (1, 2)
+    expected = (GRID_ACCEL[cell // len(GRID_STEER)], GRID_STEER[cell % len(GRID_STEER)])
+    np.testing.assert_array_equal(np.asarray(played[0]), np.float32(expected))
+
+
+@pytest.mark.parametrize(
+    ("world_space", "plans_in"),
+    [("accel_steer_grid", "continuous"), ("jerk", "accel_steer_grid"), ("continuous", "jerk")],
+)
+def test_a_plan_the_world_cannot_play_is_refused(world_space, plans_in):
+    with pytest.raises(ValueError, match="can plan in"):
+        BaselinePlanner(world_space, 0.1, plans_in=plans_in)
+
+
+def test_an_unknown_action_space_to_plan_in_is_refused():
+    for make in (ClosedLoopConfig, EvaluationConfig):
+        with pytest.raises(ValueError, match="unknown action space 'grid'"):
+            make(baseline_plans_in="grid")

@@ -1,10 +1,14 @@
 """Closed-loop harness with the baseline driving every agent (one shared compiled rollout)."""
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import gp_world as gw
 from gp_eval import (
+    BaselinePlanner,
     ClosedLoopConfig,
     carla,
     evaluate_closed_loop,
@@ -126,3 +130,22 @@ def test_policies_with_their_own_observation(town_world):
     plain = run_rollouts(town_world, brake, brake, seeds, 20)
     np.testing.assert_array_equal(own.x, plain.x)
     np.testing.assert_array_equal(own.speed, plain.speed)
+
+
+def test_baseline_planning_in_the_grid_drives_the_twin_as_the_grid_world(town_world, baseline_run):
+    # A grid policy driven by its expected action runs in its grid world's continuous twin. A
+    # baseline choosing grid cells there plays their (accel, steer) values, which move every car
+    # bit for bit as the grid world does: its row, its background traffic and its NAVSIM log
+    # stay the grid world's.
+    grid_cfg = dataclasses.replace(town_world.config, action_space="accel_steer_grid")
+    grid = gw.World(grid_cfg, town_world.maps)
+    in_grid = BaselinePlanner("accel_steer_grid", grid_cfg.dt)
+    in_twin = BaselinePlanner("continuous", grid_cfg.dt, plans_in="accel_steer_grid")
+    steps = 150
+    by_grid = run_rollouts(grid, in_grid, in_grid, SEEDS[:1], steps)
+    by_twin = run_rollouts(town_world, in_twin, in_twin, SEEDS[:1], steps)
+    for field in ("x", "y", "yaw", "speed", "accel", "collision", "done", "route"):
+        np.testing.assert_array_equal(getattr(by_twin, field), getattr(by_grid, field), field)
+    # The continuous baseline, in the same world from the same seed, drives otherwise.
+    _, continuous = baseline_run
+    assert not np.array_equal(continuous.record.x[:1, :steps], by_twin.x)

@@ -62,15 +62,32 @@ class BaselinePlanner(eqx.Module):
 
     `controls(obs)` gives the underlying (accel m/s², steer rad) f32[A] before conversion to the
     world's action space ("jerk" | "accel_steer_grid" | "continuous").
+
+    `plans_in` names another action space to choose in: "accel_steer_grid" in a "continuous"
+    world plays the chosen cell's (accel, steer) values, which move a car as the grid world
+    does. A grid policy driven by its expected action runs in the grid world's continuous twin
+    (gp-agents' `continuous_twin`); a baseline planning in the grid there drives exactly as in
+    the grid world, so its row, its background traffic and its NAVSIM log stay those of the
+    grid world.
     """
 
     action_space: str = eqx.field(static=True)
     dt: float = eqx.field(static=True)
     cfg: BaselineConfig = eqx.field(static=True, default=BaselineConfig())
+    plans_in: str | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         if self.action_space not in ("jerk", "accel_steer_grid", "continuous"):
             raise ValueError(f"unknown action space {self.action_space!r}")
+        if self.plans_in not in (None, self.action_space) and (
+            self.plans_in,
+            self.action_space,
+        ) != ("accel_steer_grid", "continuous"):
+            raise ValueError(
+                f"the baseline can plan in {self.plans_in!r} only where that is the world's "
+                f"action space ({self.action_space!r} here), or plan in 'accel_steer_grid' "
+                "for a 'continuous' world (the grid world's twin)"
+            )
 
     def _one(self, ego, route, route_valid, agents, agents_valid, stops, stops_valid):
         cfg = self.cfg
@@ -184,11 +201,18 @@ class BaselinePlanner(eqx.Module):
         """Action per agent slot in the configured action space (`key` is unused). Discrete
         spaces round the unsmoothed targets: rounding a jerk-limited command would never leave
         the current grid cell."""
-        if self.action_space == "continuous":
+        space = self.action_space if self.plans_in is None else self.plans_in
+        if space == "continuous":
             accel, steer = self.controls(obs)
         else:
             accel, steer = self.targets(obs)
-        return to_action(accel, steer, obs.ego, self.action_space, self.dt)
+        action = to_action(accel, steer, obs.ego, space, self.dt)
+        if space == self.action_space:
+            return action
+        # A grid cell played as its (accel, steer) values in the continuous twin.
+        accel_i, steer_i = jnp.divmod(action, len(GRID_STEER))
+        cells = (jnp.asarray(GRID_ACCEL)[accel_i], jnp.asarray(GRID_STEER)[steer_i])
+        return jnp.stack(cells, -1).astype(jnp.float32)
 
 
 def _nearest_index(value: Array, table: tuple[float, ...]) -> Array:

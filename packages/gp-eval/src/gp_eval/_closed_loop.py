@@ -44,7 +44,9 @@ def evaluate_closed_loop(
     """Run `policy` (obs, key) -> action on `world` and score it (see ClosedLoopConfig)."""
     cfg = ClosedLoopConfig() if cfg is None else cfg
     if baseline is None:
-        baseline = BaselinePlanner(world.config.action_space, world.config.dt)
+        baseline = BaselinePlanner(
+            world.config.action_space, world.config.dt, plans_in=cfg.baseline_plans_in
+        )
     record = run_rollouts(
         world,
         policy,

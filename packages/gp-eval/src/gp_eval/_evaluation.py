@@ -68,7 +68,9 @@ def run_evaluation(
             if on_closed_loop is not None:
                 on_closed_loop(name, result)
     if "navsim" in cfg.suites:
-        baseline = BaselinePlanner(world.config.action_space, world.config.dt)
+        baseline = BaselinePlanner(
+            world.config.action_space, world.config.dt, plans_in=cfg.baseline_plans_in
+        )
         log = run_rollouts(
             world,
             baseline,
@@ -95,6 +97,8 @@ def run_evaluation(
     return rows
 
 
-def baseline_entry(world: gw.World) -> Entry:
-    """The rule-based baseline: closed-loop planner and, open loop, the reference planner."""
-    return Entry(BaselinePlanner(world.config.action_space, world.config.dt), reference_planner)
+def baseline_entry(world: gw.World, plans_in: str | None = None) -> Entry:
+    """The rule-based baseline: closed-loop planner and, open loop, the reference planner.
+    `plans_in`: the action space it chooses in when not the world's (`BaselinePlanner`)."""
+    planner = BaselinePlanner(world.config.action_space, world.config.dt, plans_in=plans_in)
+    return Entry(planner, reference_planner)

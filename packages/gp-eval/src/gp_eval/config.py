@@ -28,12 +28,22 @@ class BaselineConfig:
     comfort_jerk: float = 3.0  # m/s³ between successive acceleration commands
 
 
+def _check_baseline_space(space: str | None) -> None:
+    if space not in (None, "jerk", "accel_steer_grid", "continuous"):
+        raise ValueError(
+            f"unknown action space {space!r} for the baseline to plan in: choose 'jerk', "
+            "'accel_steer_grid', 'continuous' or None (the world's)"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class ClosedLoopConfig:
     """Which worlds, for how long, and who drives.
 
     seeds: one world per seed (map `seed mod num_maps` of the bank); num_steps: fixed horizon;
-    policy_fraction: share of agent slots the evaluated policy drives (the rest: baseline).
+    policy_fraction: share of agent slots the evaluated policy drives (the rest: baseline);
+    baseline_plans_in: the action space the baseline chooses in when not the world's
+    (`BaselinePlanner.plans_in`: "accel_steer_grid" in a grid world's continuous twin).
     Route-based scores (CARLA, HUGSIM, nuPlan) use each policy slot's first route; rates and
     distance between incidents use every episode the policy drove.
     """
@@ -42,12 +52,14 @@ class ClosedLoopConfig:
     num_steps: int = 400
     policy_fraction: float = 1.0
     with_observations: bool = False  # keep observations in the record (for open-loop scenes)
+    baseline_plans_in: str | None = None
 
     def __post_init__(self) -> None:
         if not self.seeds:
             raise ValueError("ClosedLoopConfig needs at least one seed")
         if self.num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {self.num_steps}")
+        _check_baseline_space(self.baseline_plans_in)
 
     @classmethod
     def smoke(cls) -> ClosedLoopConfig:
@@ -77,7 +89,9 @@ class EvaluationConfig:
     The closed-loop family (closed-loop, hugsim, carla, robustness) shares one closed-loop run
     per policy; navsim scores plans on scenes cut from a baseline self-play log of
     `navsim_log_steps` steps on the first `navsim_log_seeds` seeds (an action policy's plan is
-    its own 4 s forked rollout from the scene, see `forked_planner`).
+    its own 4 s forked rollout from the scene, see `forked_planner`). `baseline_plans_in`: the
+    action space the rule-based baseline chooses in, wherever it drives (its row, the background
+    traffic, the NAVSIM log), when not the world's (`BaselinePlanner.plans_in`).
     """
 
     suite: str = "all"
@@ -88,10 +102,12 @@ class EvaluationConfig:
     navsim_log_seeds: int = 2
     navsim_log_steps: int = 200
     navsim_fork_policies: bool = True  # action policies plan by a forked self-play rollout
+    baseline_plans_in: str | None = None
 
     def __post_init__(self) -> None:
         if self.suite != "all" and self.suite not in SUITES:
             raise ValueError(f"unknown suite {self.suite!r}; choose one of {SUITES} or 'all'")
+        _check_baseline_space(self.baseline_plans_in)
 
     @property
     def suites(self) -> tuple[str, ...]:
@@ -99,7 +115,12 @@ class EvaluationConfig:
 
     @property
     def closed_loop(self) -> ClosedLoopConfig:
-        return ClosedLoopConfig(self.seeds, self.num_steps, self.policy_fraction)
+        return ClosedLoopConfig(
+            self.seeds,
+            self.num_steps,
+            self.policy_fraction,
+            baseline_plans_in=self.baseline_plans_in,
+        )
 
     @classmethod
     def smoke(cls) -> EvaluationConfig:
