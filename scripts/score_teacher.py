@@ -5,13 +5,15 @@
     python scripts/score_teacher.py checkpoints/teacher-gpu-lights \
         --condition collision=1.0 offroad=1.0 stop_line=1.0
     python scripts/score_teacher.py checkpoints/teacher-gpu-lights --expected-action
+    python scripts/score_teacher.py runs/ft-yellow --world-of checkpoints/teacher-gpu-lights
 
 For each run (`folder` or `folder@update`) and each key K:
 `ga.evaluate_policy(policy, heldout_world, jax.random.key(K), num_worlds=16, num_steps=2000)`,
 the run's own world on its held-out map bank (`--bank train`: the towns it trained on), every
 agent driven by the teacher (greedy: its most likely action, or with `--expected-action` the
 probability-weighted mean of its grid's (accel, steer) cells), 200 s, episodes as long as the
-run's world allows. Rates are shares of the episodes that ended within the horizon. Printed
+run's world allows (`--world-of FOLDER`: that run's world instead, for a fine-tune trained in a
+changed world). Rates are shares of the episodes that ended within the horizon. Printed
 as a Markdown table, one row per run and key and a mean over the keys per run; `--out` also
 writes the rows as JSON lines.
 """
@@ -59,6 +61,11 @@ class ScoreTeacher:
     expected_action: bool = False
     """Drive a grid teacher by its expected (accel, steer) instead of its most likely grid cell
     (gp-agents' `ExpectedAction`, in the world's continuous twin)."""
+    world_of: str = ""
+    """Score every run in this run folder's world instead of its own: a fine-tune trained in a
+    changed world (shorter greens, other costs) scored in the world of the teacher it started
+    from. The worlds must give the same observations and actions; the fields that differ are
+    printed (the policy sees its reward weights scaled by the ranges of the world it is in)."""
     out: str = ""
     """A JSON-lines file for the rows (none when empty)."""
 
@@ -78,8 +85,34 @@ def parse_condition(entries: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
     return tuple(parsed)
 
 
+def observation_shapes(world: gw.World) -> dict[str, tuple[int, ...]]:
+    """The shape of every field of the world's privileged observation."""
+    obs = jax.eval_shape(lambda key: world.observe(world.reset(key, 0)), jax.random.key(0))
+    return {f.name: getattr(obs, f.name).shape for f in dataclasses.fields(obs)}
+
+
+def scoring_world(own: gw.WorldConfig, home: gw.WorldConfig | None, spec: str) -> gw.WorldConfig:
+    """The run's own world config, or `home` (`--world-of`) once it is seen to give the same
+    observations and actions; the fields in which they differ are printed."""
+    if home is None:
+        return own
+    fields = own.differences(home)
+    worlds = [gw.World(c, gw.build_map_bank(c, split="heldout")) for c in (own, home)]
+    if (
+        own.action_space != home.action_space
+        or len(set(map(str, map(observation_shapes, worlds)))) > 1
+    ):
+        raise SystemExit(
+            f"{spec} cannot drive in the --world-of world: its observations or actions differ "
+            f"({', '.join(fields)} differ)"
+        )
+    print(f"[score] {spec} in the --world-of world ({', '.join(fields) or 'nothing'} differ)")
+    return home
+
+
 def main(args: ScoreTeacher) -> None:
     condition = parse_condition(args.condition)
+    home = ga.load_teacher(args.world_of)[1].world if args.world_of else None
     header = ["run", "key", "episodes", *(name for name, _ in COLUMNS)]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -87,7 +120,8 @@ def main(args: ScoreTeacher) -> None:
     for spec in args.runs:
         folder, step = ga.split_run_step(spec)
         policy, cfg = ga.load_teacher(folder, step=step, live=args.live)
-        world_cfg = dataclasses.replace(cfg.world, reward_condition=condition)
+        world_cfg = scoring_world(cfg.world, home, spec)
+        world_cfg = dataclasses.replace(world_cfg, reward_condition=condition)
         world = gw.World(world_cfg, gw.build_map_bank(world_cfg, split=args.bank))
         label = spec + (" (expected action)" if args.expected_action else "")
         if args.expected_action:
@@ -102,6 +136,7 @@ def main(args: ScoreTeacher) -> None:
             r["incident_rate"] = r["collision_rate"] + r["offroad_rate"]
             scores.append(r)
             row = {"run": spec, "live": args.live, "bank": args.bank, "key": k}
+            row |= {"world_of": args.world_of or spec}
             row |= {"expected_action": args.expected_action, "condition": dict(condition)}
             row |= {"seconds": time.perf_counter() - start, **r}
             rows.append(row)
