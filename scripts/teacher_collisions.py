@@ -28,12 +28,18 @@ count (a contact of two agents counts twice). Printed:
   turned red; whether the agent had stopped (below 0.5 m/s) after the light left green and then
   crossed; else whether, when the light turned yellow, it could still have stopped before the
   line (gp-world's own test for a yellow light: braking at twice `safe_decel`) or could not;
-  or whether the light had not been green since its episode began.
+  or whether the light had not been green since its episode began;
+- what agents did when the light ahead turned yellow (within 60 m of its line): stopped before
+  the line, crossed it while yellow, or crossed on red, by the seconds to the line at their
+  speed when it turned (a yellow lasts `light_yellow`, 3 s), with how many could still stop by
+  gp-world's test; the same for agents born with the light ahead yellow, and where those of
+  them who ran the red were born.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import equinox as eqx
 import jax
@@ -51,6 +57,15 @@ WARNING_OVERSPEED = 1.0  # m/s
 SEEN_STEPS = 20  # 2 s before a collision
 TURN_AHEAD = 20.0  # m of route ahead in which a turn counts, as for a turn signal
 STOPPED = 0.5  # m/s: an agent slower than this has stopped at the light
+YELLOW_RANGE = 60.0  # m: yellows turning farther from the line are not counted
+OUTCOMES = (
+    "stopped",
+    "crossed on yellow",
+    "ran the red",
+    "reached its goal first",
+    "other end first",
+    "unfinished",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +144,7 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
         turn = jnp.take_along_axis(a.yaw, other, -1) - a.yaw
         heading = jnp.abs(jnp.arctan2(jnp.sin(turn), jnp.cos(turn)))
         intersection, phase, since = jax.vmap(lambda s: _last_stop_line(s, maps))(states)
-        to_line, _, light, can_stop = jax.vmap(
+        to_line, line, light, can_stop = jax.vmap(
             lambda s: gw.light_ahead(s.agents, s.lights, maps, s.map_id, world.config)
         )(states)
         record = dict(
@@ -148,6 +163,7 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
             kind=a.kind,
             age=a.age,
             to_line=to_line,  # front bumper to the next stop line
+            line=line,  # that line's index (-1: none)
             light=light,
             can_stop=can_stop,  # it could still stop before that line (gp-world's test)
             turning=jax.vmap(
@@ -159,6 +175,7 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
             collision=out.events.collision & out.valid,
             offroad=out.events.offroad & out.valid,
             red_light=out.events.red_light & out.valid,
+            goal=out.events.goal_reached & out.valid,
             valid=out.valid,
             done=out.done,
         )
@@ -265,6 +282,7 @@ def main(args: TeacherCollisions) -> None:
     )
 
     _red_lights(r, world_cfg)
+    _yellow_decisions(r, world_cfg)
 
 
 def _red_lights(r, cfg: gw.WorldConfig) -> None:
@@ -322,6 +340,70 @@ def _red_lights(r, cfg: gw.WorldConfig) -> None:
             f"{np.median(v):.1f} m/s, stopping needing {np.median(need):.1f} m/s^2 (median; "
             f"{np.mean(need <= cfg.safe_decel):.0%} at most safe_decel, "
             f"{cfg.safe_decel:g} m/s^2)"
+        )
+
+
+def _yellow_outcome(r, t: int, w: int, i: int) -> str:
+    """What the agent did from step t on, with the light ahead yellow at t: the first of
+    running the red, its episode ending (at its goal, which may lie before the line, or
+    otherwise), stopping (below STOPPED) and passing the line."""
+    for u in range(t, r["light"].shape[0]):
+        if r["red_light"][u, w, i]:
+            return "ran the red"
+        if r["done"][u, w, i]:
+            return "reached its goal first" if r["goal"][u, w, i] else "other end first"
+        if r["speed"][u, w, i] < STOPPED:
+            return "stopped"
+        if u + 1 < r["light"].shape[0] and r["line"][u + 1, w, i] != r["line"][u, w, i]:
+            return "crossed on yellow"
+    return "unfinished"
+
+
+def _yellow_decisions(r, cfg: gw.WorldConfig) -> None:
+    """A Markdown table of what agents did at a yellow, by the seconds to the line at their
+    speed when it turned (or when they were born under it)."""
+    light, valid, age = r["light"], r["valid"], r["age"]
+    near = (r["line"] >= 0) & (r["to_line"] < YELLOW_RANGE) & valid
+    onset = np.zeros_like(near)
+    onset[1:] = (
+        (light[1:] == gw.YELLOW)
+        & (light[:-1] == gw.GREEN)
+        & (r["line"][1:] == r["line"][:-1])
+        & (age[1:] >= 1)
+    )
+    born = (light == gw.YELLOW) & (age == 0)
+    edges = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, np.inf)
+    print(
+        f"at a yellow ({cfg.light_yellow:g} s) within {YELLOW_RANGE:.0f} m of the line, by the "
+        "seconds to the line at the agent's speed when it turned:"
+    )
+    print("| seconds to the line | agents | could stop | " + " | ".join(OUTCOMES) + " |")
+    print("|---|" + "---:|" * (2 + len(OUTCOMES)))
+    for which, mask in (("turned", onset & near), ("born under it", born & near)):
+        t, w, i = np.nonzero(mask)
+        seconds = r["to_line"][t, w, i] / np.maximum(r["speed"][t, w, i], STOPPED)
+        outcome = np.asarray([_yellow_outcome(r, *x) for x in zip(t, w, i, strict=True)])
+        bins = list(itertools.pairwise(edges)) if which == "turned" else [(0.0, np.inf)]
+        for lo, hi in bins:
+            mine = (seconds >= lo) & (seconds < hi)
+            label = f"{lo:g}-{hi:g} s" if which == "turned" else "born under a yellow"
+            cells = [label, str(int(mine.sum())), str(int(r["can_stop"][t, w, i][mine].sum()))]
+            cells += [str(int((outcome[mine] == o).sum())) for o in OUTCOMES]
+            print("| " + " | ".join(cells) + " |")
+    # Those born under a yellow who then ran the red: where, how fast, and how much yellow was
+    # left (the steps until their light turned red).
+    ran = outcome == "ran the red"
+    if ran.any():
+        d, v = r["to_line"][t, w, i][ran], r["speed"][t, w, i][ran]
+        t, w, i = t[ran], w[ran], i[ran]
+        left = np.asarray(
+            [np.argmax(r["light"][a:, b, c] == gw.RED) for a, b, c in zip(t, w, i, strict=True)]
+        )
+        print(
+            f"  born under a yellow, then ran the red: median {np.median(d):.1f} m to the line "
+            f"at {np.median(v):.1f} m/s ({np.median(d / np.maximum(v, STOPPED)):.1f} s at that "
+            f"speed) with {np.median(left) * cfg.dt:.1f} s of yellow left, stopping needing "
+            f"{np.median(v**2 / (2.0 * np.maximum(d, 0.1))):.1f} m/s^2"
         )
 
 
