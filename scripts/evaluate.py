@@ -107,7 +107,15 @@ def main(args: Evaluate) -> None:
         except ValueError as error:
             raise SystemExit(f"--expected-action: {error}") from None
     driven = " (expected action)" if args.expected_action else ""
-    entries = {"baseline (rule-based)": ge.baseline_entry(world, baseline_plans_in)}
+    cfg = ge.EvaluationConfig(
+        suite=args.suite,
+        seeds=args.seeds,
+        num_steps=args.num_steps,
+        policy_fraction=args.policy_fraction,
+        navsim_scenes=args.navsim_scenes,
+        baseline_plans_in=baseline_plans_in,
+    )
+    entries = {"baseline (rule-based)": ge.baseline_entry(world, cfg.baseline_plans_in)}
     for path, policy, _ in teachers:
         name = f"teacher {Path(path).name}".replace("@", " @") + driven
         entries[name] = ge.Entry(policy=ge.policy_from_module(policy))
@@ -117,14 +125,6 @@ def main(args: Evaluate) -> None:
         entries[f"student {Path(path).name}{driven}"] = ge.Entry(policy=driver)
     if args.suite in ("navsim", "all"):
         entries["constant velocity"] = ge.Entry(planner=ge.constant_velocity_planner)
-    cfg = ge.EvaluationConfig(
-        suite=args.suite,
-        seeds=args.seeds,
-        num_steps=args.num_steps,
-        policy_fraction=args.policy_fraction,
-        navsim_scenes=args.navsim_scenes,
-        baseline_plans_in=baseline_plans_in,
-    )
 
     def per_agent(name: str, result: ge.ClosedLoopResult) -> None:
         # Per-agent detail beside the table: every episode and every scored route.

@@ -85,29 +85,22 @@ def parse_condition(entries: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
     return tuple(parsed)
 
 
-def observation_shapes(world: gw.World) -> dict[str, tuple[int, ...]]:
-    """The shape of every field of the world's privileged observation."""
-    obs = jax.eval_shape(lambda key: world.observe(world.reset(key, 0)), jax.random.key(0))
-    return {f.name: getattr(obs, f.name).shape for f in dataclasses.fields(obs)}
-
-
-def scoring_world(own: gw.WorldConfig, home: gw.WorldConfig | None, spec: str) -> gw.WorldConfig:
-    """The run's own world config, or `home` (`--world-of`) once it is seen to give the same
-    observations and actions; the fields in which they differ are printed."""
-    if home is None:
-        return own
-    fields = own.differences(home)
-    worlds = [gw.World(c, gw.build_map_bank(c, split="heldout")) for c in (own, home)]
-    if (
-        own.action_space != home.action_space
-        or len(set(map(str, map(observation_shapes, worlds)))) > 1
-    ):
+def check_world_of(policy, world: gw.World, own: gw.WorldConfig, spec: str) -> None:
+    """Refuse a `--world-of` world whose actions or observations the policy was not built for
+    (the policy's own `check_observation`), naming the fields in which the two worlds differ;
+    print those fields otherwise."""
+    home = dataclasses.replace(world.config, reward_condition=own.reward_condition)
+    fields = ", ".join(own.differences(home)) or "nothing"
+    try:
+        if own.action_space != home.action_space:
+            raise ValueError(f"it acts in {own.action_space!r}, the world in {home.action_space!r}")
+        state = jax.eval_shape(world.reset, jax.random.key(0))  # shapes only
+        policy.check_observation(jax.eval_shape(world.observe, state))
+    except ValueError as error:
         raise SystemExit(
-            f"{spec} cannot drive in the --world-of world: its observations or actions differ "
-            f"({', '.join(fields)} differ)"
-        )
-    print(f"[score] {spec} in the --world-of world ({', '.join(fields) or 'nothing'} differ)")
-    return home
+            f"{spec} cannot drive in the --world-of world ({fields} differ): {error}"
+        ) from None
+    print(f"[score] {spec} in the --world-of world ({fields} differ)")
 
 
 def main(args: ScoreTeacher) -> None:
@@ -120,9 +113,10 @@ def main(args: ScoreTeacher) -> None:
     for spec in args.runs:
         folder, step = ga.split_run_step(spec)
         policy, cfg = ga.load_teacher(folder, step=step, live=args.live)
-        world_cfg = scoring_world(cfg.world, home, spec)
-        world_cfg = dataclasses.replace(world_cfg, reward_condition=condition)
+        world_cfg = dataclasses.replace(home or cfg.world, reward_condition=condition)
         world = gw.World(world_cfg, gw.build_map_bank(world_cfg, split=args.bank))
+        if home is not None:
+            check_world_of(policy, world, cfg.world, spec)
         label = spec + (" (expected action)" if args.expected_action else "")
         if args.expected_action:
             try:

@@ -334,7 +334,7 @@ def _red_lights(r, cfg: gw.WorldConfig) -> None:
         print(f"  {name}: {n}")
     if at_yellow:
         d, v = np.asarray(at_yellow).T
-        need = v**2 / (2.0 * np.maximum(d, 0.1))
+        need = _stopping_decel(d, v)
         print(
             f"  those that could stop, at yellow: median {np.median(d):.0f} m to the line at "
             f"{np.median(v):.1f} m/s, stopping needing {np.median(need):.1f} m/s^2 (median; "
@@ -359,11 +359,25 @@ def _yellow_outcome(r, t: int, w: int, i: int) -> str:
     return "unfinished"
 
 
+def _stopping_decel(d: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The constant braking (m/s^2) that stops from speed v within d metres."""
+    return v**2 / (2.0 * np.maximum(d, 0.1))
+
+
+def _yellow_row(r, label: str, t, w, i, mine) -> None:
+    """One Markdown row: the agents at (t, w, i)[mine], how many could stop, and outcomes."""
+    outcome = np.asarray(
+        [_yellow_outcome(r, *x) for x in zip(t[mine], w[mine], i[mine], strict=True)]
+    )
+    cells = [label, str(int(mine.sum())), str(int(r["can_stop"][t, w, i][mine].sum()))]
+    print("| " + " | ".join(cells + [str(int((outcome == o).sum())) for o in OUTCOMES]) + " |")
+
+
 def _yellow_decisions(r, cfg: gw.WorldConfig) -> None:
     """A Markdown table of what agents did at a yellow, by the seconds to the line at their
-    speed when it turned (or when they were born under it)."""
-    light, valid, age = r["light"], r["valid"], r["age"]
-    near = (r["line"] >= 0) & (r["to_line"] < YELLOW_RANGE) & valid
+    speed when it turned, and a row for those born under it."""
+    light, age = r["light"], r["age"]
+    near = (r["line"] >= 0) & (r["to_line"] < YELLOW_RANGE) & r["valid"]
     onset = np.zeros_like(near)
     onset[1:] = (
         (light[1:] == gw.YELLOW)
@@ -371,39 +385,30 @@ def _yellow_decisions(r, cfg: gw.WorldConfig) -> None:
         & (r["line"][1:] == r["line"][:-1])
         & (age[1:] >= 1)
     )
-    born = (light == gw.YELLOW) & (age == 0)
-    edges = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, np.inf)
     print(
         f"at a yellow ({cfg.light_yellow:g} s) within {YELLOW_RANGE:.0f} m of the line, by the "
         "seconds to the line at the agent's speed when it turned:"
     )
     print("| seconds to the line | agents | could stop | " + " | ".join(OUTCOMES) + " |")
     print("|---|" + "---:|" * (2 + len(OUTCOMES)))
-    for which, mask in (("turned", onset & near), ("born under it", born & near)):
-        t, w, i = np.nonzero(mask)
-        seconds = r["to_line"][t, w, i] / np.maximum(r["speed"][t, w, i], STOPPED)
-        outcome = np.asarray([_yellow_outcome(r, *x) for x in zip(t, w, i, strict=True)])
-        bins = list(itertools.pairwise(edges)) if which == "turned" else [(0.0, np.inf)]
-        for lo, hi in bins:
-            mine = (seconds >= lo) & (seconds < hi)
-            label = f"{lo:g}-{hi:g} s" if which == "turned" else "born under a yellow"
-            cells = [label, str(int(mine.sum())), str(int(r["can_stop"][t, w, i][mine].sum()))]
-            cells += [str(int((outcome[mine] == o).sum())) for o in OUTCOMES]
-            print("| " + " | ".join(cells) + " |")
+    t, w, i = np.nonzero(onset & near)
+    seconds = r["to_line"][t, w, i] / np.maximum(r["speed"][t, w, i], STOPPED)
+    for lo, hi in itertools.pairwise((0.0, 1.0, 2.0, 3.0, 4.0, 6.0, np.inf)):
+        _yellow_row(r, f"{lo:g}-{hi:g} s", t, w, i, (seconds >= lo) & (seconds < hi))
+    t, w, i = np.nonzero((light == gw.YELLOW) & (age == 0) & near)
+    _yellow_row(r, "born under a yellow", t, w, i, np.ones(len(t), bool))
     # Those born under a yellow who then ran the red: where, how fast, and how much yellow was
     # left (the steps until their light turned red).
-    ran = outcome == "ran the red"
-    if ran.any():
-        d, v = r["to_line"][t, w, i][ran], r["speed"][t, w, i][ran]
-        t, w, i = t[ran], w[ran], i[ran]
-        left = np.asarray(
-            [np.argmax(r["light"][a:, b, c] == gw.RED) for a, b, c in zip(t, w, i, strict=True)]
-        )
+    ran = [x for x in zip(t, w, i, strict=True) if _yellow_outcome(r, *x) == "ran the red"]
+    if ran:
+        t, w, i = np.asarray(ran).T
+        d, v = r["to_line"][t, w, i], r["speed"][t, w, i]
+        left = np.asarray([np.argmax(r["light"][a:, b, c] == gw.RED) for a, b, c in ran])
         print(
             f"  born under a yellow, then ran the red: median {np.median(d):.1f} m to the line "
             f"at {np.median(v):.1f} m/s ({np.median(d / np.maximum(v, STOPPED)):.1f} s at that "
             f"speed) with {np.median(left) * cfg.dt:.1f} s of yellow left, stopping needing "
-            f"{np.median(v**2 / (2.0 * np.maximum(d, 0.1))):.1f} m/s^2"
+            f"{np.median(_stopping_decel(d, v)):.1f} m/s^2"
         )
 
 

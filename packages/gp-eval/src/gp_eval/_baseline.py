@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+import gp_world as gw
 from gp_eval.config import BaselineConfig
 
 # Ego feature layout of gp-world's PrivilegedObservation (see gp_world._observation.observe).
@@ -210,9 +211,7 @@ class BaselinePlanner(eqx.Module):
         if space == self.action_space:
             return action
         # A grid cell played as its (accel, steer) values in the continuous twin.
-        accel_i, steer_i = jnp.divmod(action, len(GRID_STEER))
-        cells = (jnp.asarray(GRID_ACCEL)[accel_i], jnp.asarray(GRID_STEER)[steer_i])
-        return jnp.stack(cells, -1).astype(jnp.float32)
+        return jnp.asarray(gw.action_table(space))[action]
 
 
 def _nearest_index(value: Array, table: tuple[float, ...]) -> Array:
