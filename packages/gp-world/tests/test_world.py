@@ -431,38 +431,3 @@ def test_observed_stop_lines_show_their_lights_age(village_world, village_rollou
     ages = np.asarray(seen.stop_lines[..., 0, 7])[first]
     np.testing.assert_allclose(ages, np.asarray(jax.vmap(expected)(final))[first], atol=1e-6)
     assert ((ages > 0) & (ages < 1)).any() and ages.min() >= 0 and ages.max() <= 1
-
-
-def test_spawns_can_stop_for_the_lights(village_world):
-    """With `spawn_can_stop` no agent is born unable to stop for a yellow or red light on its
-    route (at reset and at respawns during 20 steps); without it some are (28 of 1024 at reset
-    here, 5 of 99 respawns)."""
-    base = dataclasses.replace(village_world.config, num_agents=32)
-    maps = village_world.maps
-
-    @eqx.filter_jit
-    def unable(world, key):
-        k_reset, k_act = jax.random.split(key)
-        states = jax.vmap(world.reset)(jax.random.split(k_reset, 32))
-
-        def stuck(s, born):
-            ok = jax.vmap(lambda s: gw.can_stop_for_light(s.agents, s.lights, maps, s.map_id, base))
-            return jnp.stack(
-                [(born & s.agents.valid & ~ok(s)).sum(), (born & s.agents.valid).sum()]
-            )
-
-        def body(s, k):
-            s, _ = jax.vmap(world.step)(s, random_actions(world, k, (32,)))
-            return s, stuck(s, s.agents.age == 0)
-
-        at_reset = stuck(states, jnp.ones_like(states.agents.valid))
-        _, later = jax.lax.scan(body, states, jax.random.split(k_act, 20))
-        return at_reset, later.sum(0)  # (unable, born)
-
-    default = unable(gw.World(base, maps), jax.random.key(0))
-    careful = unable(
-        gw.World(dataclasses.replace(base, spawn_can_stop=True), maps), jax.random.key(0)
-    )
-    assert int(default[0][0]) > 0
-    assert int(careful[0][0]) == 0 and int(careful[1][0]) == 0
-    assert int(careful[0][1]) > 900 and int(careful[1][1]) > 50  # it still spawns

@@ -101,6 +101,28 @@ def empty_agents(cfg: WorldConfig) -> Agents:
     )
 
 
+def _spawn_point(
+    u: Array, spawn_points: Array, cfg: WorldConfig, spacing: float
+) -> Int[Array, "..."]:
+    """Route point index of a birth on the route's first lane (`spawn_points` of them) from
+    one uniform draw: anywhere along the lane, or with `cfg.spawn_near_junction` on its last
+    `spawn_near_junction_metres`. The one draw decides both, so the stream of draws (and every
+    other field of the birth) is the same with the option as without."""
+
+    def along(fraction: Array, points: Array) -> Array:
+        return jnp.minimum((fraction * points.astype(jnp.float32)).astype(jnp.int32), points - 1)
+
+    p = cfg.spawn_near_junction
+    if p == 0.0:
+        return along(u, spawn_points)
+    near_points = jnp.clip(int(np.ceil(cfg.spawn_near_junction_metres / spacing)), 1, spawn_points)
+    near = spawn_points - 1 - along(jnp.minimum(u / p, 1.0), near_points)
+    if p == 1.0:
+        return near
+    anywhere = along(jnp.maximum(u - p, 0.0) / (1.0 - p), spawn_points)
+    return jnp.where(u < p, near, anywhere)
+
+
 def _candidates(u: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
     """Candidate agents on random routes from uniform draws u f32[T, A, 6 + terms]."""
     shape = u.shape[:2]
@@ -109,9 +131,7 @@ def _candidates(u: Array, cfg: WorldConfig, maps: MapBank, m: Array) -> Agents:
         (u[..., 0] * num_routes.astype(jnp.float32)).astype(jnp.int32), num_routes - 1
     )
     spawn_points = maps.route_spawn_points[m, route]
-    start = jnp.minimum(
-        (u[..., 1] * spawn_points.astype(jnp.float32)).astype(jnp.int32), spawn_points - 1
-    )
+    start = _spawn_point(u[..., 1], spawn_points, cfg, maps.lane_point_spacing)
     point = maps.route_points[m, route, start]  # [T, A, 5]
     cum = jnp.asarray(np.cumsum(cfg.kind_probs)[:-1], jnp.float32)
     kind = (u[..., 2, None] >= cum.reshape(1, 1, -1)).sum(-1).astype(jnp.int32)

@@ -98,6 +98,12 @@ class WorldConfig:
     # light is yellow or red (braking at twice `safe_decel`, the world's test for a yellow): a
     # driver born there runs the red light through no choice of its own.
     spawn_can_stop: bool = False
+    # Fraction of new agents placed on the last `spawn_near_junction_metres` of their route's
+    # first lane, just before its junction (and its stop line, where it has one), instead of
+    # anywhere along that lane: more births where lights and crossing traffic are met at once
+    # (a training curriculum; 0: uniform along the lane, the draws unchanged).
+    spawn_near_junction: float = 0.0
+    spawn_near_junction_metres: float = 30.0
 
     # Lights.
     light_green: tuple[float, float] = (8.0, 20.0)  # seconds, sampled per intersection
@@ -182,6 +188,16 @@ class WorldConfig:
         if self.conflict_horizon < 0:
             raise ValueError(
                 f"conflict_horizon is seconds ahead (>= 0, 0: off), got {self.conflict_horizon}"
+            )
+        if not 0.0 <= self.spawn_near_junction <= 1.0:
+            raise ValueError(
+                f"spawn_near_junction is a fraction of births in [0, 1], got "
+                f"{self.spawn_near_junction}"
+            )
+        if self.spawn_near_junction_metres <= 0:
+            raise ValueError(
+                "spawn_near_junction_metres is metres of lane before its end (> 0), got "
+                f"{self.spawn_near_junction_metres}"
             )
         if self.turn_signal_distance < 0:
             raise ValueError(
