@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import sys
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -49,6 +51,9 @@ import tyro
 
 import gp_agents as ga
 import gp_world as gw
+
+sys.path.insert(0, str(Path(__file__).parent))
+from score_teacher import check_world_of
 
 JUNCTION_RADIUS = 15.0  # m from an intersection centre
 PASSED_LINE = 40.0  # m of route since the last stop line
@@ -80,6 +85,10 @@ class TeacherCollisions:
     expected_action: bool = False
     """Drive a grid teacher by its expected (accel, steer) instead of its most likely grid cell
     (gp-agents' `ExpectedAction`, in the world's continuous twin)."""
+    world_of: str = ""
+    """Drive in this run folder's world instead of the run's own (as `score_teacher.py
+    --world-of`): a fine-tune in the world of the teacher it started from, or that teacher in
+    the fine-tune's changed world."""
 
 
 def _last_stop_line(state: gw.WorldState, maps: gw.MapBank):
@@ -187,8 +196,11 @@ def _drive(policy, world: gw.World, crossing: gw.WorldConfig, key, num_worlds: i
 def main(args: TeacherCollisions) -> None:
     folder, step = ga.split_run_step(args.run)
     policy, cfg = ga.load_teacher(folder, step=step)
-    world_cfg = dataclasses.replace(cfg.world, max_episode_steps=1200)
+    home = ga.load_teacher(args.world_of)[1].world if args.world_of else cfg.world
+    world_cfg = dataclasses.replace(home, max_episode_steps=1200)
     world = gw.World(world_cfg, gw.build_map_bank(world_cfg, split="heldout"))
+    if args.world_of:
+        check_world_of(policy, world, cfg.world, args.run)
     if args.expected_action:
         try:
             policy, world = ga.drive_by_expected_action(policy, world)

@@ -76,7 +76,8 @@ def _metres_to_first_lane_end(world, key, fraction):
 def test_births_near_the_junction(village_world, key):
     """With `spawn_near_junction=1` every agent is born on the last `spawn_near_junction_metres`
     (30) of its route's first lane, before the junction; by default a good part is born
-    farther back; with 0.5, half of them, and the other half spread as by default. A fraction outside [0, 1] is refused."""
+    farther back; with 0.5, half of them, and the other half spread as by default. A fraction
+    outside [0, 1] is refused."""
     window = (
         village_world.config.spawn_near_junction_metres + 2 * village_world.maps.lane_point_spacing
     )
