@@ -100,8 +100,8 @@ class WorldConfig:
     spawn_can_stop: bool = False
     # Fraction of new agents placed on the last `spawn_near_junction_metres` of their route's
     # first lane, just before its junction (and its stop line, where it has one), instead of
-    # anywhere along that lane: more births where lights and crossing traffic are met at once
-    # (a training curriculum; 0: uniform along the lane, the draws unchanged).
+    # anywhere along that lane: births closer to lights and crossing traffic (a training
+    # curriculum; 0: uniform along the lane, the draws unchanged).
     spawn_near_junction: float = 0.0
     spawn_near_junction_metres: float = 30.0
 
