@@ -32,8 +32,10 @@ count (a contact of two agents counts twice). Printed:
 - what agents did when the light ahead turned yellow (within 60 m of its line): stopped before
   the line, crossed it while yellow, or crossed on red, by the seconds to the line at their
   speed when it turned (a yellow lasts `light_yellow`, 3 s), with how many could still stop by
-  gp-world's test; the same for agents born with the light ahead yellow, and where those of
-  them who ran the red were born.
+  gp-world's test; the same for agents born with the light ahead yellow, with, by what they
+  did, their mean acceleration over their first second and how many could have passed the
+  line before red at the grid's hardest acceleration, and where those of them who ran the red
+  were born.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ SEEN_STEPS = 20  # 2 s before a collision
 TURN_AHEAD = 20.0  # m of route ahead in which a turn counts, as for a turn signal
 STOPPED = 0.5  # m/s: an agent slower than this has stopped at the light
 YELLOW_RANGE = 60.0  # m: yellows turning farther from the line are not counted
+GO_ACCEL = 3.0  # m/s^2: the hardest acceleration of the grid's cells, for a birth going on yellow
+FIRST_SECOND = 10  # steps after a birth over which its chosen acceleration is averaged
 OUTCOMES = (
     "stopped",
     "crossed on yellow",
@@ -385,6 +389,38 @@ def _yellow_row(r, label: str, t, w, i, mine) -> None:
     print("| " + " | ".join(cells + [str(int((outcome == o).sum())) for o in OUTCOMES]) + " |")
 
 
+def _born_under_a_yellow(r, t, w, i, cfg: gw.WorldConfig) -> None:
+    """For the births under a yellow by outcome: the mean acceleration over their first
+    second (what they chose), and how many could have passed the line before red at
+    GO_ACCEL (whether going was a choice that could work)."""
+    steps = r["light"].shape[0]
+    left = (
+        np.asarray(
+            [np.argmax(r["light"][a:, b, c] != gw.YELLOW) for a, b, c in zip(t, w, i, strict=True)]
+        )
+        * cfg.dt
+    )  # s of yellow left at birth
+    d, v = r["to_line"][t, w, i], r["speed"][t, w, i]
+    could_pass = v * left + 0.5 * GO_ACCEL * left**2 >= d
+    # The first second, or up to the step before the episode ends (its slot is then respawned).
+    ends = np.asarray([a + np.argmax(r["done"][a:, b, c]) for a, b, c in zip(t, w, i, strict=True)])
+    later = np.clip(np.minimum(t + FIRST_SECOND, steps - 1), t, np.maximum(ends - 1, t))
+    accel = (r["speed"][later, w, i] - v) / np.maximum(later - t, 1) / cfg.dt
+    outcome = np.asarray([_yellow_outcome(r, *x) for x in zip(t, w, i, strict=True)])
+    parts = []
+    for name in ("stopped", "crossed on yellow", "ran the red"):
+        mine = outcome == name
+        if mine.any():
+            parts.append(
+                f"{name} {int(mine.sum())}: {np.mean(accel[mine]):+.1f} m/s^2, "
+                f"{int(could_pass[mine].sum())} could pass"
+            )
+    print(
+        f"  born under a yellow, by outcome: mean acceleration over the first second, and how "
+        f"many could pass the line before red at {GO_ACCEL:g} m/s^2: " + "; ".join(parts)
+    )
+
+
 def _yellow_decisions(r, cfg: gw.WorldConfig) -> None:
     """A Markdown table of what agents did at a yellow, by the seconds to the line at their
     speed when it turned, and a row for those born under it."""
@@ -409,6 +445,7 @@ def _yellow_decisions(r, cfg: gw.WorldConfig) -> None:
         _yellow_row(r, f"{lo:g}-{hi:g} s", t, w, i, (seconds >= lo) & (seconds < hi))
     t, w, i = np.nonzero((light == gw.YELLOW) & (age == 0) & near)
     _yellow_row(r, "born under a yellow", t, w, i, np.ones(len(t), bool))
+    _born_under_a_yellow(r, t, w, i, cfg)
     # Those born under a yellow who then ran the red: where, how fast, and how much yellow was
     # left (the steps until their light turned red).
     ran = [x for x in zip(t, w, i, strict=True) if _yellow_outcome(r, *x) == "ran the red"]
