@@ -65,7 +65,8 @@ SEEN_STEPS = 20  # 2 s before a collision
 TURN_AHEAD = 20.0  # m of route ahead in which a turn counts, as for a turn signal
 STOPPED = 0.5  # m/s: an agent slower than this has stopped at the light
 YELLOW_RANGE = 60.0  # m: yellows turning farther from the line are not counted
-GO_ACCEL = 3.0  # m/s^2: the hardest acceleration of the grid's cells, for a birth going on yellow
+# m/s^2: the hardest acceleration of the grid's cells, for a birth going on a yellow.
+GO_ACCEL = float(gw.action_table("accel_steer_grid")[:, 0].max())
 FIRST_SECOND = 10  # steps after a birth over which its chosen acceleration is averaged
 OUTCOMES = (
     "stopped",
