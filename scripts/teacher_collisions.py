@@ -381,45 +381,62 @@ def _stopping_decel(d: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v**2 / (2.0 * np.maximum(d, 0.1))
 
 
-def _yellow_row(r, label: str, t, w, i, mine) -> None:
-    """One Markdown row: the agents at (t, w, i)[mine], how many could stop, and outcomes."""
-    outcome = np.asarray(
-        [_yellow_outcome(r, *x) for x in zip(t[mine], w[mine], i[mine], strict=True)]
-    )
-    cells = [label, str(int(mine.sum())), str(int(r["can_stop"][t, w, i][mine].sum()))]
+def _outcomes(r, t, w, i) -> np.ndarray:
+    """`_yellow_outcome` of each agent at (t, w, i)."""
+    return np.asarray([_yellow_outcome(r, *x) for x in zip(t, w, i, strict=True)], dtype=str)
+
+
+def _yellow_row(label: str, outcome: np.ndarray, can_stop: np.ndarray) -> None:
+    """One Markdown row: how many agents, how many could stop, and their outcomes."""
+    cells = [label, str(len(outcome)), str(int(can_stop.sum()))]
     print("| " + " | ".join(cells + [str(int((outcome == o).sum())) for o in OUTCOMES]) + " |")
 
 
-def _born_under_a_yellow(r, t, w, i, cfg: gw.WorldConfig) -> None:
-    """For the births under a yellow by outcome: the mean acceleration over their first
-    second (what they chose), and how many could have passed the line before red at
-    GO_ACCEL (whether going was a choice that could work)."""
+def _first_step(flags: np.ndarray, t: np.ndarray, w: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """The first step at or after t with flags[step, w, i], or the number of steps if none."""
+    steps = flags.shape[0]
+    return np.asarray(
+        [
+            a + (np.argmax(flags[a:, b, c]) if flags[a:, b, c].any() else steps - a)
+            for a, b, c in zip(t, w, i, strict=True)
+        ],
+        dtype=np.int64,
+    )
+
+
+def _born_under_a_yellow(r, t, w, i, outcome: np.ndarray, cfg: gw.WorldConfig) -> None:
+    """The births under a yellow at (t, w, i), with their outcomes: by outcome, the mean
+    acceleration over their first second (what they chose) and how many could have passed the
+    line before red at GO_ACCEL (whether going could work); then where those who ran the red
+    were born."""
     steps = r["light"].shape[0]
-    left = (
-        np.asarray(
-            [np.argmax(r["light"][a:, b, c] != gw.YELLOW) for a, b, c in zip(t, w, i, strict=True)]
-        )
-        * cfg.dt
-    )  # s of yellow left at birth
+    left = (_first_step(r["light"] != gw.YELLOW, t, w, i) - t) * cfg.dt  # s of yellow left
     d, v = r["to_line"][t, w, i], r["speed"][t, w, i]
     could_pass = v * left + 0.5 * GO_ACCEL * left**2 >= d
-    # The first second, or up to the step before the episode ends (its slot is then respawned).
-    ends = np.asarray([a + np.argmax(r["done"][a:, b, c]) for a, b, c in zip(t, w, i, strict=True)])
-    later = np.clip(np.minimum(t + FIRST_SECOND, steps - 1), t, np.maximum(ends - 1, t))
+    # The first second, or up to the episode's last recorded state (the state before the step
+    # that ended it; the record holds each step's state before the step and its outcome).
+    last = np.minimum(_first_step(r["done"], t, w, i), steps - 1)
+    later = np.clip(t + FIRST_SECOND, t, np.maximum(last, t))
     accel = (r["speed"][later, w, i] - v) / np.maximum(later - t, 1) / cfg.dt
-    outcome = np.asarray([_yellow_outcome(r, *x) for x in zip(t, w, i, strict=True)])
-    parts = []
-    for name in ("stopped", "crossed on yellow", "ran the red"):
-        mine = outcome == name
-        if mine.any():
-            parts.append(
-                f"{name} {int(mine.sum())}: {np.mean(accel[mine]):+.1f} m/s^2, "
-                f"{int(could_pass[mine].sum())} could pass"
-            )
+    parts = [
+        f"{name} {int(mine.sum())}: {np.mean(accel[mine]):+.1f} m/s^2, "
+        f"{int(could_pass[mine].sum())} could pass"
+        for name in ("stopped", "crossed on yellow", "ran the red")
+        if (mine := outcome == name).any()
+    ]
     print(
         f"  born under a yellow, by outcome: mean acceleration over the first second, and how "
         f"many could pass the line before red at {GO_ACCEL:g} m/s^2: " + "; ".join(parts)
     )
+    ran = outcome == "ran the red"
+    if ran.any():
+        d, v = d[ran], v[ran]
+        print(
+            f"  born under a yellow, then ran the red: median {np.median(d):.1f} m to the line "
+            f"at {np.median(v):.1f} m/s ({np.median(d / np.maximum(v, STOPPED)):.1f} s at that "
+            f"speed) with {np.median(left[ran]):.1f} s of yellow left, stopping needing "
+            f"{np.median(_stopping_decel(d, v)):.1f} m/s^2"
+        )
 
 
 def _yellow_decisions(r, cfg: gw.WorldConfig) -> None:
@@ -441,25 +458,15 @@ def _yellow_decisions(r, cfg: gw.WorldConfig) -> None:
     print("| seconds to the line | agents | could stop | " + " | ".join(OUTCOMES) + " |")
     print("|---|" + "---:|" * (2 + len(OUTCOMES)))
     t, w, i = np.nonzero(onset & near)
+    outcome, can_stop = _outcomes(r, t, w, i), r["can_stop"][t, w, i]
     seconds = r["to_line"][t, w, i] / np.maximum(r["speed"][t, w, i], STOPPED)
     for lo, hi in itertools.pairwise((0.0, 1.0, 2.0, 3.0, 4.0, 6.0, np.inf)):
-        _yellow_row(r, f"{lo:g}-{hi:g} s", t, w, i, (seconds >= lo) & (seconds < hi))
+        mine = (seconds >= lo) & (seconds < hi)
+        _yellow_row(f"{lo:g}-{hi:g} s", outcome[mine], can_stop[mine])
     t, w, i = np.nonzero((light == gw.YELLOW) & (age == 0) & near)
-    _yellow_row(r, "born under a yellow", t, w, i, np.ones(len(t), bool))
-    _born_under_a_yellow(r, t, w, i, cfg)
-    # Those born under a yellow who then ran the red: where, how fast, and how much yellow was
-    # left (the steps until their light turned red).
-    ran = [x for x in zip(t, w, i, strict=True) if _yellow_outcome(r, *x) == "ran the red"]
-    if ran:
-        t, w, i = np.asarray(ran).T
-        d, v = r["to_line"][t, w, i], r["speed"][t, w, i]
-        left = np.asarray([np.argmax(r["light"][a:, b, c] == gw.RED) for a, b, c in ran])
-        print(
-            f"  born under a yellow, then ran the red: median {np.median(d):.1f} m to the line "
-            f"at {np.median(v):.1f} m/s ({np.median(d / np.maximum(v, STOPPED)):.1f} s at that "
-            f"speed) with {np.median(left) * cfg.dt:.1f} s of yellow left, stopping needing "
-            f"{np.median(_stopping_decel(d, v)):.1f} m/s^2"
-        )
+    outcome = _outcomes(r, t, w, i)
+    _yellow_row("born under a yellow", outcome, r["can_stop"][t, w, i])
+    _born_under_a_yellow(r, t, w, i, outcome, cfg)
 
 
 if __name__ == "__main__":

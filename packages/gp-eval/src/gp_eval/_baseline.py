@@ -78,12 +78,13 @@ class BaselinePlanner(eqx.Module):
     plans_in: str | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
-        if self.action_space not in ("jerk", "accel_steer_grid", "continuous"):
+        if self.action_space not in gw.ACTION_SPACES:
             raise ValueError(f"unknown action space {self.action_space!r}")
-        if self.plans_in not in (None, self.action_space) and (
-            self.plans_in,
-            self.action_space,
-        ) != ("accel_steer_grid", "continuous"):
+        # Its own space, or the grid's cells played as values in the grid world's twin.
+        playable = (None, self.action_space) + (
+            ("accel_steer_grid",) if self.action_space == "continuous" else ()
+        )
+        if self.plans_in not in playable:
             raise ValueError(
                 f"the baseline can plan in {self.plans_in!r} only where that is the world's "
                 f"action space ({self.action_space!r} here), or plan in 'accel_steer_grid' "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import gp_world as gw
+
 SUITES = ("closed-loop", "navsim", "hugsim", "carla", "robustness")
 CLOSED_LOOP_SUITES = ("closed-loop", "hugsim", "carla", "robustness")  # one closed-loop run
 
@@ -29,10 +31,10 @@ class BaselineConfig:
 
 
 def _check_baseline_space(space: str | None) -> None:
-    if space not in (None, "jerk", "accel_steer_grid", "continuous"):
+    if space is not None and space not in gw.ACTION_SPACES:
         raise ValueError(
-            f"unknown action space {space!r} for the baseline to plan in: choose 'jerk', "
-            "'accel_steer_grid', 'continuous' or None (the world's)"
+            f"unknown action space {space!r} for the baseline to plan in: choose one of "
+            f"{gw.ACTION_SPACES} or None (the world's)"
         )
 
 

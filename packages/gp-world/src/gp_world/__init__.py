@@ -41,11 +41,12 @@ from gp_world._road_network import Lane, RoadNetwork, ring_road
 from gp_world._scene import MAP_CLASSES, MapGeometry, Scene, map_geometry
 from gp_world._town import generate_town
 from gp_world._world import StepOutput, World, WorldState
-from gp_world.config import AGENT_KINDS, REWARD_TERMS, TownConfig, WorldConfig
+from gp_world.config import ACTION_SPACES, AGENT_KINDS, REWARD_TERMS, TownConfig, WorldConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACTION_SPACES",
     "AGENT_KINDS",
     "GREEN",
     "MAP_CLASSES",

@@ -6,9 +6,10 @@ Every field can be overridden with `dataclasses.replace`; derived sizes are prop
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Literal, get_args
 
 ActionSpaceKind = Literal["jerk", "accel_steer_grid", "continuous"]
+ACTION_SPACES: tuple[ActionSpaceKind, ...] = get_args(ActionSpaceKind)
 CollisionBehaviour = Literal["respawn", "remove", "keep"]
 
 # Order of the reward terms in `Agents.reward_weights` and in the observation.
@@ -177,7 +178,7 @@ class WorldConfig:
     def __post_init__(self) -> None:
         if self.num_agents < 1:
             raise ValueError(f"num_agents must be >= 1, got {self.num_agents}")
-        if self.action_space not in ("jerk", "accel_steer_grid", "continuous"):
+        if self.action_space not in ACTION_SPACES:
             raise ValueError(f"unknown action_space {self.action_space!r}")
         if self.collision_behaviour not in ("respawn", "remove", "keep"):
             raise ValueError(f"unknown collision_behaviour {self.collision_behaviour!r}")
